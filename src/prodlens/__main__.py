@@ -1,0 +1,3 @@
+from prodlens.cli import main
+
+main()

@@ -1,0 +1,277 @@
+"""Exploring a project's usage: sessions, developers, insights and exports.
+
+Members (viewer and up) or an API key with the `read` scope. HTTP only: the
+rules live in sessions.py, profiles.py, insights.py and exports.py.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from prodlens.analytics import exports, insights, profiles, sessions
+from prodlens.analytics.window import InvalidWindow, Window, bounded, resolve_window
+from prodlens.auth.errors import NotAuthenticated
+from prodlens.http.access import InstrumentedRoute
+from prodlens.kit.db import SessionDep
+from prodlens.kit.errors import problem_responses
+from prodlens.kit.pagination import InvalidSort, Page, PageDep
+from prodlens.projects.deps import ProjectReader
+from prodlens.projects.router import SCOPED
+
+router = APIRouter(
+    prefix="/api/v1/projects/{project_id}",
+    route_class=InstrumentedRoute,
+    responses=problem_responses(NotAuthenticated, *SCOPED),
+)
+
+Since = Annotated[
+    datetime | None,
+    Query(description="Window start, ISO 8601 (UTC when no offset is given)."),
+]
+Until = Annotated[datetime | None, Query(description="Window end, exclusive. Default: now.")]
+
+
+def _window(request: Request, since: Since = None, until: Until = None) -> Window:
+    return resolve_window(since, until, now=request.app.state.clock.now())
+
+
+WindowDep = Annotated[Window, Depends(_window)]
+WINDOW_NOTE = (
+    " Default window: the last 30 UTC days, today included; at most 366 days. Daily "
+    "figures cover every whole UTC day the window touches."
+)
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/sessions",
+    tags=["sessions"],
+    response_model=sessions.SessionList,
+    summary="LLM sessions: filter, sort, page by number or by cursor",
+    description=(
+        "Page mode: `page` and `page_size`, with `total`. Cursor mode, for deep paging in "
+        "large projects: pass the `next_cursor` of the previous answer as `cursor` (with the "
+        "same `sort` and filters); `page` is then ignored and no total is counted."
+    ),
+    responses=problem_responses(InvalidSort, sessions.InvalidCursor, InvalidWindow),
+)
+async def list_llm_sessions(
+    context: ProjectReader,
+    session: SessionDep,
+    page: PageDep,
+    developer: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    model: Annotated[
+        str | None, Query(min_length=1, max_length=128, description="Sessions that used it.")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Sessions started at or after.")] = None,
+    until: Annotated[datetime | None, Query(description="Sessions started before.")] = None,
+    accepted: Annotated[
+        bool | None,
+        Query(description="true: with an accepted suggestion; false: with none."),
+    ] = None,
+    status: Annotated[
+        Literal["ok", "error"] | None, Query(description="error: sessions with any error.")
+    ] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="started_at (or time), cost, tokens, latency; `-` for descending. "
+            "Default `-started_at`.",
+        ),
+    ] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+) -> sessions.SessionList:
+    filters = sessions.SessionFilters(
+        developer=developer,
+        model=model,
+        since=None if since is None else bounded("since", since),
+        until=None if until is None else bounded("until", until),
+        accepted=accepted,
+        status=status,
+    )
+    return await sessions.list_sessions(
+        session,
+        context.project.id,
+        filters,
+        sort=sessions.parse_sort(sort),
+        page=page,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/sessions/{session_id}",
+    tags=["sessions"],
+    response_model=sessions.SessionDetail,
+    summary="One session with its events (metadata only)",
+    responses=problem_responses(sessions.SessionNotFound),
+)
+async def get_llm_session(
+    context: ProjectReader,
+    session: SessionDep,
+    session_id: Annotated[str, Path(max_length=128)],
+) -> sessions.SessionDetail:
+    return await sessions.session_detail(session, context.project.id, session_id)
+
+
+# --- developers ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/developers",
+    tags=["developers"],
+    response_model=Page[profiles.DeveloperSummary],
+    summary="Developers with their totals over a window",
+    description="Events without a developer id are left out." + WINDOW_NOTE,
+    responses=problem_responses(InvalidSort, InvalidWindow),
+)
+async def list_developers(
+    context: ProjectReader,
+    session: SessionDep,
+    window: WindowDep,
+    page: PageDep,
+    sort: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="developer_id, events, errors, tokens, cost, last_active; `-` desc. "
+            "Default `-events`.",
+        ),
+    ] = None,
+) -> Page[profiles.DeveloperSummary]:
+    items, total = await profiles.list_developers(
+        session, context.project.id, window, sort=sort, page=page
+    )
+    return Page[profiles.DeveloperSummary].build(items, total=total, params=page)
+
+
+@router.get(
+    "/developers/{developer_id}",
+    tags=["developers"],
+    response_model=profiles.DeveloperProfile,
+    summary="A developer's usage, cost, acceptance, models, heatmap and cost trend",
+    description=WINDOW_NOTE.strip(),
+    responses=problem_responses(profiles.DeveloperNotFound, InvalidWindow),
+)
+async def get_developer_profile(
+    context: ProjectReader,
+    session: SessionDep,
+    window: WindowDep,
+    developer_id: Annotated[str, Path(max_length=128)],
+) -> profiles.DeveloperProfile:
+    return await profiles.developer_profile(session, context.project.id, developer_id, window)
+
+
+# --- insights -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/insights",
+    tags=["insights"],
+    response_model=insights.InsightsReport,
+    summary="Lagged correlation of AI activity with delivery, anomalies, findings",
+    description=(
+        "Pearson and Spearman correlation of daily events with daily commits and merged PRs "
+        "at lags 0..max_lag (activity leading), Benjamini-Hochberg across lags; robust "
+        "z-score anomalies per day and per developer." + WINDOW_NOTE
+    ),
+    responses=problem_responses(InvalidWindow),
+)
+async def get_insights(
+    context: ProjectReader,
+    session: SessionDep,
+    window: WindowDep,
+    max_lag: Annotated[int, Query(ge=0, le=14)] = insights.DEFAULT_MAX_LAG,
+    threshold: Annotated[
+        float, Query(gt=0, le=100, description="Flag |robust z| above this.")
+    ] = insights.DEFAULT_THRESHOLD,
+) -> insights.InsightsReport:
+    return await insights.build_report(
+        session, context.project.id, window, max_lag=max_lag, threshold=threshold
+    )
+
+
+# --- exports ------------------------------------------------------------------------------
+
+ExportFormat = Annotated[exports.ExportFormat, Query(description="csv or parquet.")]
+EXPORT_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, as an attachment.",
+        "content": {exports.CSV_MEDIA_TYPE.split(";")[0]: {}, exports.PARQUET_MEDIA_TYPE: {}},
+    }
+}
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@router.get(
+    "/exports/events",
+    tags=["exports"],
+    summary="The window's events as CSV (streamed) or Parquet",
+    description="Ordered by ingest (`id`); `tags` and `attributes` as JSON text in CSV."
+    + WINDOW_NOTE,
+    response_class=Response,
+    responses={**EXPORT_CONTENT, **problem_responses(InvalidWindow)},
+)
+async def export_events(
+    request: Request,
+    context: ProjectReader,
+    session: SessionDep,
+    window: WindowDep,
+    format: ExportFormat = "csv",
+) -> Response:
+    name = exports.filename(context.project.slug, "events", window, format)
+    if format == "csv":
+        return StreamingResponse(
+            exports.events_csv(request.app.state.database.sessionmaker, context.project.id, window),
+            media_type=exports.CSV_MEDIA_TYPE,
+            headers=_attachment(name),
+        )
+    path = await exports.events_parquet(session, context.project.id, window)
+    return FileResponse(
+        path,
+        media_type=exports.PARQUET_MEDIA_TYPE,
+        headers=_attachment(name),
+        background=BackgroundTask(os.unlink, path),
+    )
+
+
+@router.get(
+    "/exports/timeseries",
+    tags=["exports"],
+    summary="Daily events, errors, acceptance, tokens and cost as CSV or Parquet",
+    description="One zero-filled row per UTC day, from the daily rollups." + WINDOW_NOTE,
+    response_class=Response,
+    responses={**EXPORT_CONTENT, **problem_responses(InvalidWindow)},
+)
+async def export_timeseries(
+    context: ProjectReader,
+    session: SessionDep,
+    window: WindowDep,
+    format: ExportFormat = "csv",
+    interval: Annotated[Literal["day"], Query(description="Only `day` for now.")] = "day",
+) -> Response:
+    name = exports.filename(context.project.slug, "timeseries", window, format)
+    rows = await exports.timeseries_rows(session, context.project.id, window)
+    if format == "csv":
+        return Response(
+            exports.timeseries_csv(rows),
+            media_type=exports.CSV_MEDIA_TYPE,
+            headers=_attachment(name),
+        )
+    return Response(
+        await exports.timeseries_parquet(rows),
+        media_type=exports.PARQUET_MEDIA_TYPE,
+        headers=_attachment(name),
+    )

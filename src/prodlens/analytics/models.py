@@ -1,0 +1,208 @@
+"""Usage events (one per model call), LLM sessions, rollups, and delivery data.
+
+Prompt and completion text is never stored: only usage metadata.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prodlens.analytics import latency
+from prodlens.kit.db import Base
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a bigint.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Money = Numeric(18, 8)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("project_id", "event_id"),
+        Index("ix_events_project_started", "project_id", "started_at"),
+        Index("ix_events_project_developer_started", "project_id", "developer_id", "started_at"),
+        Index("ix_events_project_session", "project_id", "session_id"),
+        Index("ix_events_project_model_started", "project_id", "response_model", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str | None] = mapped_column(String(128))
+    developer_id: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    operation: Mapped[str | None] = mapped_column(String(64))
+    request_model: Mapped[str | None] = mapped_column(String(128))
+    response_model: Mapped[str | None] = mapped_column(String(128))
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_creation_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Money)
+    cost_source: Mapped[str | None] = mapped_column(String(16))  # reported | estimated
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | error
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error_type: Mapped[str | None] = mapped_column(String(128))
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
+    accepted: Mapped[bool | None] = mapped_column(Boolean)
+    lines_suggested: Mapped[int | None] = mapped_column(Integer)
+    lines_accepted: Mapped[int | None] = mapped_column(Integer)
+    repo: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(16))  # native | litellm | otlp | jsonl
+    ingested_at: Mapped[datetime]
+
+
+class LlmSession(Base):
+    """A working session of model calls, kept up to date at ingest (lists, detail, KPIs)."""
+
+    __tablename__ = "llm_sessions"
+    __table_args__ = (
+        UniqueConstraint("project_id", "session_id"),
+        Index("ix_llm_sessions_project_started", "project_id", "started_at"),
+        Index("ix_llm_sessions_project_developer", "project_id", "developer_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(128))
+    developer_id: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    total_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float] = mapped_column(Money, default=0)
+    latency_ms_sum: Mapped[float] = mapped_column(Float, default=0)
+
+
+# The additive counters of a rollup row (besides the latency bucket columns).
+ROLLUP_COUNTERS = (
+    "events",
+    "errors",
+    "accepted",
+    "rejected",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "total_tokens",
+    "cost_usd",
+    "lines_suggested",
+    "lines_accepted",
+    "latency_count",
+    "latency_ms_sum",
+)
+
+
+class _RollupColumns:  # a declarative mixin: SQLAlchemy copies these into each table
+    """Additive counters per (project, period, developer, model): KPIs sum these."""
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    developer_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when unknown
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when unknown
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_creation_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float] = mapped_column(Money, default=0)
+    lines_suggested: Mapped[int] = mapped_column(Integer, default=0)
+    lines_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    latency_count: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms_sum: Mapped[float] = mapped_column(Float, default=0)
+    # Counts per latency bucket (edges in analytics.latency), one column each so an
+    # upsert can add them: percentiles without reading events.
+    for _column in latency.COLUMNS:
+        vars()[_column] = mapped_column(Integer, default=0, nullable=False)
+    del _column
+
+
+class HourlyRollup(_RollupColumns, Base):
+    __tablename__ = "rollups_hourly"
+
+
+class DailyRollup(_RollupColumns, Base):
+    __tablename__ = "rollups_daily"
+
+
+class Commit(Base):
+    __tablename__ = "commits"
+    __table_args__ = (
+        UniqueConstraint("project_id", "repo", "sha"),
+        Index("ix_commits_project_committed", "project_id", "committed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    repo: Mapped[str] = mapped_column(String(200))
+    sha: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(String(500), default="")  # first line only
+    committed_at: Mapped[datetime]
+    additions: Mapped[int | None] = mapped_column(Integer)
+    deletions: Mapped[int | None] = mapped_column(Integer)
+
+
+class PullRequest(Base):
+    __tablename__ = "pull_requests"
+    __table_args__ = (
+        UniqueConstraint("project_id", "repo", "number"),
+        Index("ix_pull_requests_project_merged", "project_id", "merged_at"),
+        Index("ix_pull_requests_project_created", "project_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    repo: Mapped[str] = mapped_column(String(200))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    author: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))  # open | closed | merged
+    created_at: Mapped[datetime]
+    merged_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """Delivery ids already processed: a replayed webhook changes nothing."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_project_received", "project_id", "received_at"),)
+
+    delivery_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime]

@@ -1,0 +1,300 @@
+"""Developers: a list with totals, and one developer's profile.
+
+Everything but the session counts comes from the rollups, so a profile costs
+O(days x models), not O(events). Events without a developer id are not a
+developer and are left out of the list.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from prodlens.analytics.models import DailyRollup, Event, HourlyRollup, LlmSession
+from prodlens.analytics.window import Window, daily_rollup_sums, daily_series
+from prodlens.kit.errors import NotFound
+from prodlens.kit.pagination import PageParams, order_by, paginate
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class DeveloperNotFound(NotFound):
+    code, title = "developers.not_found", "No events from this developer in this project"
+
+
+class Totals(BaseModel):
+    events: int
+    sessions: int
+    errors: int
+    error_rate: float | None
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cost_usd: float
+
+
+class Acceptance(BaseModel):
+    accepted: int
+    rejected: int
+    rate: float | None = Field(description="accepted / (accepted + rejected); unknowns excluded.")
+    lines_suggested: int
+    lines_accepted: int
+
+
+class ModelShare(BaseModel):
+    model: str | None = Field(description="`null` for events that named no model.")
+    events: int
+    share: float = Field(description="This model's fraction of the developer's events.")
+    total_tokens: int
+    cost_usd: float
+
+
+class DailyCost(BaseModel):
+    date: date
+    events: int
+    cost_usd: float
+
+
+class Heatmap(BaseModel):
+    timezone: str = "UTC"
+    weekdays: list[str] = Field(default_factory=lambda: list(WEEKDAYS))
+    counts: list[list[int]] = Field(description="7 rows (Monday first) of 24 hourly counts.")
+
+
+class DeveloperProfile(BaseModel):
+    developer_id: str
+    since: datetime
+    until: datetime
+    days: int
+    totals: Totals
+    acceptance: Acceptance
+    models: list[ModelShare]
+    cost_trend: list[DailyCost]
+    heatmap: Heatmap
+    last_active: datetime | None
+
+
+class DeveloperSummary(BaseModel):
+    developer_id: str
+    events: int
+    sessions: int
+    errors: int
+    total_tokens: int
+    cost_usd: float
+    acceptance_rate: float | None
+    last_active: date | None
+
+
+def _in_window(
+    model: type[DailyRollup] | type[HourlyRollup], project_id: str, window: Window
+) -> Any:
+    return (
+        model.project_id == project_id,
+        model.period_start >= window.day_start,
+        model.period_start < window.day_end,
+    )
+
+
+def _rate(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+async def _session_counts(
+    session: AsyncSession, project_id: str, window: Window, developer_ids: list[str]
+) -> dict[str, int]:
+    if not developer_ids:
+        return {}
+    rows = await session.execute(
+        select(LlmSession.developer_id, func.count())
+        .where(
+            LlmSession.project_id == project_id,
+            LlmSession.developer_id.in_(developer_ids),
+            LlmSession.started_at >= window.day_start,
+            LlmSession.started_at < window.day_end,
+        )
+        .group_by(LlmSession.developer_id)
+    )
+    return {developer: int(count) for developer, count in rows if developer is not None}
+
+
+# --- the list ---------------------------------------------------------------------------
+
+_SUMS: dict[str, ColumnElement[Any]] = {
+    "events": func.sum(DailyRollup.events),
+    "errors": func.sum(DailyRollup.errors),
+    "accepted": func.sum(DailyRollup.accepted),
+    "rejected": func.sum(DailyRollup.rejected),
+    "total_tokens": func.sum(DailyRollup.total_tokens),
+    "cost_usd": func.sum(DailyRollup.cost_usd),
+    "last_active": func.max(DailyRollup.period_start),
+}
+SORTABLE: dict[str, ColumnElement[Any]] = {
+    "developer_id": DailyRollup.developer_id.expression,
+    "events": _SUMS["events"],
+    "errors": _SUMS["errors"],
+    "tokens": _SUMS["total_tokens"],
+    "cost": _SUMS["cost_usd"],
+    "last_active": _SUMS["last_active"],
+}
+
+
+def _list_statement(project_id: str, window: Window) -> Select[Any]:
+    return (
+        select(DailyRollup.developer_id, *(expr.label(name) for name, expr in _SUMS.items()))
+        .where(*_in_window(DailyRollup, project_id, window), DailyRollup.developer_id != "")
+        .group_by(DailyRollup.developer_id)
+    )
+
+
+async def list_developers(
+    session: AsyncSession,
+    project_id: str,
+    window: Window,
+    *,
+    sort: str | None,
+    page: PageParams,
+) -> tuple[list[DeveloperSummary], int]:
+    ordering = order_by(sort, SORTABLE, default="-events")
+    statement = _list_statement(project_id, window).order_by(*ordering, DailyRollup.developer_id)
+    rows, total = await paginate(session, statement, page, scalars=False)
+    sessions = await _session_counts(session, project_id, window, [row[0] for row in rows])
+    summaries = []
+    for row in rows:
+        developer_id, events, errors, accepted, rejected, tokens, cost, last = row
+        summaries.append(
+            DeveloperSummary(
+                developer_id=developer_id,
+                events=int(events or 0),
+                sessions=sessions.get(developer_id, 0),
+                errors=int(errors or 0),
+                total_tokens=int(tokens or 0),
+                cost_usd=float(cost or 0),
+                acceptance_rate=_rate(accepted or 0, (accepted or 0) + (rejected or 0)),
+                last_active=last.date() if isinstance(last, datetime) else last,
+            )
+        )
+    return summaries, total
+
+
+# --- one developer ------------------------------------------------------------------------
+
+
+async def _models(
+    session: AsyncSession, project_id: str, window: Window, developer_id: str
+) -> list[ModelShare]:
+    rows = list(
+        await session.execute(
+            select(
+                DailyRollup.model,
+                func.sum(DailyRollup.events),
+                func.sum(DailyRollup.total_tokens),
+                func.sum(DailyRollup.cost_usd),
+            )
+            .where(
+                *_in_window(DailyRollup, project_id, window),
+                DailyRollup.developer_id == developer_id,
+            )
+            .group_by(DailyRollup.model)
+        )
+    )
+    total = sum(int(events or 0) for _, events, _, _ in rows)
+    shares = [
+        ModelShare(
+            model=model or None,
+            events=int(events or 0),
+            share=int(events or 0) / total if total else 0.0,
+            total_tokens=int(tokens or 0),
+            cost_usd=float(cost or 0),
+        )
+        for model, events, tokens, cost in rows
+    ]
+    return sorted(shares, key=lambda share: (-share.events, share.model or ""))
+
+
+async def _heatmap(
+    session: AsyncSession, project_id: str, window: Window, developer_id: str
+) -> Heatmap:
+    rows = await session.execute(
+        select(HourlyRollup.period_start, func.sum(HourlyRollup.events))
+        .where(
+            *_in_window(HourlyRollup, project_id, window),
+            HourlyRollup.developer_id == developer_id,
+        )
+        .group_by(HourlyRollup.period_start)
+    )
+    counts = [[0] * 24 for _ in WEEKDAYS]
+    for hour, events in rows:
+        counts[hour.weekday()][hour.hour] += int(events or 0)
+    return Heatmap(counts=counts)
+
+
+async def developer_profile(
+    session: AsyncSession, project_id: str, developer_id: str, window: Window
+) -> DeveloperProfile:
+    known = await session.scalar(
+        select(exists().where(Event.project_id == project_id, Event.developer_id == developer_id))
+    )
+    if not known:
+        raise DeveloperNotFound()
+    columns = (
+        "events",
+        "errors",
+        "accepted",
+        "rejected",
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "cost_usd",
+        "lines_suggested",
+        "lines_accepted",
+    )
+    by_day = await daily_rollup_sums(
+        session, project_id, window, developer_id=developer_id, columns=columns
+    )
+    sums = {name: sum(day[name] for day in by_day.values()) for name in columns}
+    sessions = await _session_counts(session, project_id, window, [developer_id])
+    last_active = await session.scalar(
+        select(func.max(Event.started_at)).where(
+            Event.project_id == project_id,
+            Event.developer_id == developer_id,
+            Event.started_at < window.day_end,
+        )
+    )
+    days = window.days
+    events_by_day = daily_series(days, by_day, "events")
+    cost_by_day = daily_series(days, by_day, "cost_usd")
+    return DeveloperProfile(
+        developer_id=developer_id,
+        since=window.since,
+        until=window.until,
+        days=len(days),
+        totals=Totals(
+            events=int(sums["events"]),
+            sessions=sessions.get(developer_id, 0),
+            errors=int(sums["errors"]),
+            error_rate=_rate(sums["errors"], sums["events"]),
+            input_tokens=int(sums["input_tokens"]),
+            output_tokens=int(sums["output_tokens"]),
+            total_tokens=int(sums["total_tokens"]),
+            cost_usd=sums["cost_usd"],
+        ),
+        acceptance=Acceptance(
+            accepted=int(sums["accepted"]),
+            rejected=int(sums["rejected"]),
+            rate=_rate(sums["accepted"], sums["accepted"] + sums["rejected"]),
+            lines_suggested=int(sums["lines_suggested"]),
+            lines_accepted=int(sums["lines_accepted"]),
+        ),
+        models=await _models(session, project_id, window, developer_id),
+        cost_trend=[
+            DailyCost(date=day, events=int(events), cost_usd=cost)
+            for day, events, cost in zip(days, events_by_day, cost_by_day, strict=True)
+        ],
+        heatmap=await _heatmap(session, project_id, window, developer_id),
+        last_active=last_active,
+    )

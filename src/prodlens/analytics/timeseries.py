@@ -1,0 +1,235 @@
+"""Zero-filled time series of one metric, by hour (hourly rollups) or by day or ISO week
+(daily rollups), so a series costs O(buckets), never O(events)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prodlens.analytics import latency
+from prodlens.analytics.kpis import Filters, rollup_conditions, session_conditions
+from prodlens.analytics.models import DailyRollup, HourlyRollup, LlmSession
+from prodlens.analytics.window import Window, floor_day, floor_hour
+from prodlens.kit.errors import ProblemError
+from prodlens.projects.models import Project
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+WEEK = timedelta(weeks=1)
+
+Interval = Literal["hour", "day", "week"]
+MetricName = Literal[
+    "events",
+    "errors",
+    "accepted",
+    "rejected",
+    "acceptance_rate",
+    "error_rate",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "total_tokens",
+    "cost_usd",
+    "lines_accepted",
+    "latency_p50",
+    "latency_p95",
+    "active_developers",
+    "sessions",
+]
+METRICS: tuple[str, ...] = get_args(MetricName)
+MAX_BUCKETS = 2000
+STEPS: dict[str, timedelta] = {"hour": HOUR, "day": DAY, "week": WEEK}
+
+
+class TooManyBuckets(ProblemError):
+    status, code, title = 422, "metrics.too_many_buckets", "Too many buckets for this interval"
+
+
+class UnsupportedFilter(ProblemError):
+    status, code, title = 422, "metrics.unsupported_filter", "This metric cannot take that filter"
+
+
+class TimeSeriesPoint(BaseModel):
+    start: datetime
+    value: int | float | None = Field(
+        description="Counts are 0 in empty buckets; ratios and percentiles null."
+    )
+
+
+class TimeSeries(BaseModel):
+    metric: str
+    unit: str
+    interval: Interval
+    since: datetime
+    until: datetime
+    developer: str | None
+    model: str | None
+    points: list[TimeSeriesPoint]
+
+
+@dataclass
+class _Bucket:
+    sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    developers: set[str] = field(default_factory=set)
+
+
+def _ratio(part: str, other: str) -> Callable[[_Bucket], float | None]:
+    def compute(bucket: _Bucket) -> float | None:
+        total = bucket.sums[part] + bucket.sums[other]
+        return bucket.sums[part] / total if total else None
+
+    return compute
+
+
+def _error_rate(bucket: _Bucket) -> float | None:
+    return bucket.sums["errors"] / bucket.sums["events"] if bucket.sums["events"] else None
+
+
+def _percentile(share: float) -> Callable[[_Bucket], float | None]:
+    def compute(bucket: _Bucket) -> float | None:
+        return latency.percentile([int(bucket.sums[name]) for name in latency.COLUMNS], share)
+
+    return compute
+
+
+def _total(name: str) -> Callable[[_Bucket], float | None]:
+    if name == "cost_usd":
+        return lambda bucket: bucket.sums[name]
+    return lambda bucket: int(bucket.sums[name])  # counts read as counts in JSON
+
+
+@dataclass(frozen=True)
+class _Metric:
+    unit: str
+    columns: tuple[str, ...]  # rollup columns summed per bucket
+    value: Callable[[_Bucket], float | None]
+
+
+_DEFINITIONS: dict[str, _Metric] = {
+    **{
+        name: _Metric(unit, (name,), _total(name))
+        for name, unit in (
+            ("events", "calls"),
+            ("errors", "calls"),
+            ("accepted", "calls"),
+            ("rejected", "calls"),
+            ("input_tokens", "tokens"),
+            ("output_tokens", "tokens"),
+            ("cache_read_tokens", "tokens"),
+            ("total_tokens", "tokens"),
+            ("cost_usd", "USD"),
+            ("lines_accepted", "lines"),
+        )
+    },
+    "acceptance_rate": _Metric("ratio", ("accepted", "rejected"), _ratio("accepted", "rejected")),
+    "error_rate": _Metric("ratio", ("errors", "events"), _error_rate),
+    "latency_p50": _Metric("ms", latency.COLUMNS, _percentile(0.50)),
+    "latency_p95": _Metric("ms", latency.COLUMNS, _percentile(0.95)),
+    "active_developers": _Metric("developers", (), lambda bucket: len(bucket.developers)),
+    "sessions": _Metric("sessions", (), _total("sessions")),
+}
+assert set(_DEFINITIONS) == set(METRICS)
+
+
+def bucket_start(moment: datetime, interval: Interval) -> datetime:
+    if interval == "hour":
+        return floor_hour(moment)
+    day = floor_day(moment)
+    return day if interval == "day" else day - timedelta(days=day.weekday())  # ISO: Monday
+
+
+def bucket_starts(window: Window, interval: Interval) -> list[datetime]:
+    first = bucket_start(window.since, interval)
+    step = STEPS[interval]
+    count = math.ceil((window.until - first) / step)
+    if count > MAX_BUCKETS:
+        raise TooManyBuckets(
+            f"{count} {interval} buckets; at most {MAX_BUCKETS}: use a longer interval "
+            "or a shorter window.",
+            extra={"buckets": count, "max_buckets": MAX_BUCKETS},
+        )
+    return [first + step * index for index in range(count)]
+
+
+def _truncated(session: AsyncSession, column: Any, unit: str) -> ColumnElement[str]:
+    """`column` cut to its UTC hour or day, as 'YYYY-MM-DD HH:00:00' text on either
+    database, so sessions are counted per bucket in SQL rather than row by row."""
+    if session.get_bind().dialect.name == "postgresql":
+        pattern = "YYYY-MM-DD HH24:00:00" if unit == "hour" else "YYYY-MM-DD 00:00:00"
+        return func.to_char(func.timezone("UTC", column), pattern)
+    pattern = "%Y-%m-%d %H:00:00" if unit == "hour" else "%Y-%m-%d 00:00:00"
+    return func.strftime(pattern, column)
+
+
+async def timeseries(
+    session: AsyncSession,
+    project: Project,
+    window: Window,
+    filters: Filters,
+    *,
+    metric: MetricName,
+    interval: Interval,
+) -> TimeSeries:
+    definition = _DEFINITIONS[metric]
+    starts = bucket_starts(window, interval)
+    buckets = {start: _Bucket() for start in starts}
+    table = HourlyRollup if interval == "hour" else DailyRollup
+    unit = "hour" if interval == "hour" else "day"
+    # Rollups cannot be split: the bucket holding `since` is counted whole.
+    data_start = floor_hour(window.since) if unit == "hour" else floor_day(window.since)
+    conditions = rollup_conditions(table, project.id, data_start, window.until, filters)
+
+    if definition.columns:
+        rows = await session.execute(
+            select(
+                table.period_start,
+                *(func.sum(getattr(table, name)) for name in definition.columns),
+            )
+            .where(*conditions)
+            .group_by(table.period_start)
+        )
+        for period_start, *sums in rows.all():
+            bucket = buckets[bucket_start(period_start, interval)]
+            for name, value in zip(definition.columns, sums, strict=True):
+                bucket.sums[name] += float(value or 0)
+    if metric == "active_developers":
+        pairs = await session.execute(
+            select(table.period_start, table.developer_id)
+            .where(*conditions, table.developer_id != "", table.events > 0)
+            .distinct()
+        )
+        for period_start, developer in pairs.all():
+            buckets[bucket_start(period_start, interval)].developers.add(developer)
+    if metric == "sessions":
+        if filters.model is not None:
+            raise UnsupportedFilter("Sessions span models: the sessions series takes no model.")
+        period = _truncated(session, LlmSession.started_at, unit)
+        counts = await session.execute(
+            select(period, func.count())
+            .where(*session_conditions(project.id, data_start, window.until, filters))
+            .group_by(period)
+        )
+        for text, count in counts.all():
+            moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
+            buckets[bucket_start(moment, interval)].sums["sessions"] += count
+
+    return TimeSeries(
+        metric=metric,
+        unit=definition.unit,
+        interval=interval,
+        since=window.since,
+        until=window.until,
+        developer=filters.developer,
+        model=filters.model,
+        points=[
+            TimeSeriesPoint(start=start, value=definition.value(buckets[start])) for start in starts
+        ],
+    )

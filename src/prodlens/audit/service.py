@@ -1,0 +1,78 @@
+"""Writing and reading the audit log of security events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from prodlens.audit.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Where a request came from, as recorded in audit events and sessions."""
+
+    ip: str | None
+    user_agent: str | None
+
+
+def _event(
+    event_type: str,
+    *,
+    at: datetime,
+    client: ClientInfo | None = None,
+    user_id: str | None = None,
+    actor_id: str | None = None,
+    identifier: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        event_type=event_type,
+        occurred_at=at,
+        user_id=user_id,
+        actor_id=actor_id,
+        identifier=identifier[:320] if identifier else None,
+        ip=client.ip if client else None,
+        user_agent=client.user_agent[:512] if client and client.user_agent else None,
+        details=details or {},
+    )
+
+
+def record(session: AsyncSession, event_type: str, **fields: Any) -> None:
+    """Add an event to the current transaction: it lands only if the request succeeds.
+
+    Fields are those of `_event`: at, client, user_id, actor_id, identifier, details.
+    """
+    session.add(_event(event_type, **fields))
+
+
+async def record_now(
+    sessionmaker: async_sessionmaker[AsyncSession], event_type: str, **fields: Any
+) -> None:
+    """Commit an event on its own, for outcomes whose request is answered with an error
+    (a failed login rolls its request back, but its audit event must stay)."""
+    async with sessionmaker() as session, session.begin():
+        session.add(_event(event_type, **fields))
+
+
+def query(
+    *,
+    user_id: str | None = None,
+    event_type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select[AuditEvent]:
+    statement = select(AuditEvent)
+    if user_id:
+        statement = statement.where(AuditEvent.user_id == user_id)
+    if event_type:
+        statement = statement.where(AuditEvent.event_type == event_type)
+    if since:
+        statement = statement.where(AuditEvent.occurred_at >= since)
+    if until:
+        statement = statement.where(AuditEvent.occurred_at < until)
+    return statement

@@ -1,0 +1,124 @@
+"""Who is calling: `Principal`, `CurrentUser`, `AdminUser` as dependency aliases.
+
+A bearer token (API clients) or the access cookie (the dashboard) is accepted;
+cookie-authenticated unsafe requests must pass the CSRF check. A revoked
+session's tokens are refused at once, through the shared revocation list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, OAuth2PasswordBearer
+from starlette.types import Scope
+
+from prodlens.auth.cookies import ACCESS_COOKIE, SAFE_METHODS, check_csrf
+from prodlens.auth.errors import AdminRequired, InvalidAccessToken, NotAuthenticated
+from prodlens.auth.models import Role, User
+from prodlens.auth.runtime import AuthRuntime
+from prodlens.auth.tokens import InvalidToken
+from prodlens.kit.db import SessionDep
+from prodlens.ratelimit.enforce import enforce_request
+
+log = structlog.get_logger(__name__)
+
+bearer_scheme = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/login",
+    scheme_name="bearer",
+    description="Access token from `POST /api/v1/auth/login`.",
+    auto_error=False,
+)
+cookie_scheme = APIKeyCookie(
+    name=ACCESS_COOKIE,
+    scheme_name="cookie",
+    description="Browser mode; unsafe methods also need `X-CSRF-Token`.",
+    auto_error=False,
+)
+
+
+def _auth_runtime(request: Request) -> AuthRuntime:
+    runtime: AuthRuntime = request.app.state.auth
+    return runtime
+
+
+AuthDep = Annotated[AuthRuntime, Depends(_auth_runtime)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    session_id: str
+    via_cookie: bool
+
+
+async def authenticate_request(
+    request: Request,
+    rt: AuthDep,
+    bearer: Annotated[str | None, Depends(bearer_scheme)],
+    cookie: Annotated[str | None, Depends(cookie_scheme)],
+) -> Principal:
+    token = bearer or cookie
+    if not token:
+        raise NotAuthenticated("Send `Authorization: Bearer <access token>` or sign in.")
+    try:
+        claims = rt.keys.verify_access(token)
+    except InvalidToken as exc:
+        log.info("access_token_rejected", reason=str(exc))
+        raise InvalidAccessToken() from None
+    if await rt.revocations.is_revoked(claims.session_id):
+        raise InvalidAccessToken("This session has been signed out.")
+    via_cookie = bearer is None
+    if via_cookie and request.method not in SAFE_METHODS:
+        check_csrf(request, rt.settings, claims.session_id)
+    return Principal(claims.user_id, claims.session_id, via_cookie)
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate_request)]
+
+
+async def load_current_user(request: Request, principal: PrincipalDep, session: SessionDep) -> User:
+    user = await session.get(User, principal.user_id)
+    if user is None or not user.is_active:
+        raise InvalidAccessToken()
+    # Every authenticated request counts against the user's plan (tier); admins are not
+    # metered, so an incident never locks them out of the tools to handle it.
+    budget = None if user.role == Role.ADMIN else await request.app.state.plans.budget(user.tier)
+    if budget is not None:
+        await enforce_request(request, "plan", f"user:{user.id}", item=budget)
+    return user
+
+
+CurrentUser = Annotated[User, Depends(load_current_user)]
+
+
+async def _admin_user(user: CurrentUser) -> User:
+    if user.role != Role.ADMIN:
+        raise AdminRequired()
+    return user
+
+
+AdminUser = Annotated[User, Depends(_admin_user)]
+
+
+async def is_admin_request(scope: Scope) -> bool:
+    """Whether a raw request carries a live admin session (maintenance mode lets it in)."""
+    request = Request(scope)
+    app_state = request.app.state
+    authorization = request.headers.get("authorization", "")
+    scheme, _, bearer = authorization.partition(" ")
+    token = bearer if scheme.lower() == "bearer" else request.cookies.get(ACCESS_COOKIE)
+    if not token:
+        return False
+    rt: AuthRuntime = app_state.auth
+    try:
+        claims = rt.keys.verify_access(token)
+    except InvalidToken:
+        return False
+    if await rt.revocations.is_revoked(claims.session_id):
+        return False
+    async with rt.sessionmaker() as session:
+        user = await session.get(User, claims.user_id)
+    return user is not None and user.is_active and user.role == Role.ADMIN

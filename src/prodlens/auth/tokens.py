@@ -1,0 +1,142 @@
+"""Access tokens (JWT with a key ring) and opaque secrets (refresh, reset, verification).
+
+The algorithm is pinned; the header's `kid` only selects among our own keys
+(`jku`, `jwk` and `x5u` are never looked at); time claims are checked against
+`kit/clock.py` so tests can move time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+
+from prodlens.config import AuthSettings
+from prodlens.kit.clock import Clock
+from prodlens.kit.ids import new_id
+
+ACCESS_TYPE = "access"
+DERIVED_KID = "default"
+_LEEWAY_SECONDS = 10
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "typ", "iat", "nbf", "exp", "jti"]
+
+
+class InvalidToken(Exception):
+    """Any reason a token is not accepted; the reason is for logs, never for clients."""
+
+
+def new_secret() -> str:
+    """256 random bits, URL-safe (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    """Stored form of an opaque secret: high entropy, so a plain SHA-256 suffices."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    session_id: str
+    expires_at: int
+
+
+class KeyRing:
+    def __init__(self, settings: AuthSettings, *, secret_key: str, clock: Clock) -> None:
+        self.algorithm = settings.jwt_algorithm
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.lifetime = timedelta(minutes=settings.access_token_minutes)
+        self.clock = clock
+        self._verify_keys: dict[str, Any] = {}
+        self._signing_key: Any = None
+        if not settings.jwt_keys:
+            derived = hmac.new(secret_key.encode(), b"prodlens-jwt-hs256", "sha256").digest()
+            self._verify_keys[DERIVED_KID] = derived
+            self.active_kid = DERIVED_KID
+            self._signing_key = derived
+            return
+        self.active_kid = settings.jwt_active_kid or settings.jwt_keys[0].kid
+        for key in settings.jwt_keys:
+            if self.algorithm == "HS256":
+                assert key.secret is not None  # checked by the settings
+                material = key.secret.get_secret_value().encode()
+                self._verify_keys[key.kid] = material
+                if key.kid == self.active_kid:
+                    self._signing_key = material
+            else:
+                assert key.public_key is not None
+                self._verify_keys[key.kid] = load_pem_public_key(key.public_key.encode())
+                if key.kid == self.active_kid:
+                    if key.private_key is None:
+                        raise ValueError(f"active JWT key {key.kid!r} has no private_key")
+                    self._signing_key = load_pem_private_key(
+                        key.private_key.get_secret_value().encode(), password=None
+                    )
+
+    def issue_access(self, *, user_id: str, session_id: str) -> tuple[str, int]:
+        """A signed access token and its lifetime in seconds."""
+        now = self.clock.now()
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": user_id,
+            "sid": session_id,
+            "typ": ACCESS_TYPE,
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int((now + self.lifetime).timestamp()),
+            "jti": new_id(),
+        }
+        token = jwt.encode(
+            claims, self._signing_key, algorithm=self.algorithm, headers={"kid": self.active_kid}
+        )
+        return token, int(self.lifetime.total_seconds())
+
+    def verify_access(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken("malformed") from exc
+        kid = header.get("kid")
+        if not isinstance(kid, str) or kid not in self._verify_keys:
+            raise InvalidToken("unknown kid")
+        if header.get("alg") != self.algorithm:
+            raise InvalidToken("unexpected alg")
+        try:
+            claims = jwt.decode(
+                token,
+                self._verify_keys[kid],
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={
+                    "require": _REQUIRED_CLAIMS,
+                    "verify_exp": False,  # checked below against our clock
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken(type(exc).__name__) from exc
+        now = self.clock.now().timestamp()
+        try:
+            exp, nbf, iat = int(claims["exp"]), int(claims["nbf"]), int(claims["iat"])
+        except (TypeError, ValueError) as exc:
+            raise InvalidToken("non-numeric time claim") from exc
+        if exp <= now - _LEEWAY_SECONDS:
+            raise InvalidToken("expired")
+        if nbf > now + _LEEWAY_SECONDS or iat > now + _LEEWAY_SECONDS:
+            raise InvalidToken("not yet valid")
+        if claims["typ"] != ACCESS_TYPE:
+            raise InvalidToken("not an access token")
+        if not isinstance(claims["sub"], str) or not isinstance(claims["sid"], str):
+            raise InvalidToken("bad subject")
+        return AccessClaims(user_id=claims["sub"], session_id=claims["sid"], expires_at=exp)

@@ -1,0 +1,1 @@
+"""Delivery data from outside: the GitHub webhook and the GitHub backfill."""

@@ -1,0 +1,157 @@
+"""The GitHub webhook (authenticated by its signature alone) and the project's GitHub
+settings (members)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+
+from prodlens.auth.errors import NotAuthenticated
+from prodlens.http.access import InstrumentedRoute
+from prodlens.http.client_ip import client_info
+from prodlens.integrations import github
+from prodlens.integrations.github import InvalidPayload, InvalidSignature, MissingWebhookHeader
+from prodlens.integrations.schemas import (
+    GitHubIntegration,
+    GitHubIntegrationCreated,
+    WebhookResult,
+    WebhookSecretSet,
+)
+from prodlens.kit.db import SessionDep
+from prodlens.kit.errors import MalformedJson, PayloadTooLarge, problem_responses
+from prodlens.projects.deps import ProjectContext, ProjectMaintainer, ProjectViewer
+from prodlens.projects.errors import (
+    ApiKeyScopeMissing,
+    InvalidApiKey,
+    ProjectNotFound,
+    ProjectRoleRequired,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["integrations"], route_class=InstrumentedRoute)
+_SCOPED = (
+    NotAuthenticated,
+    ProjectNotFound,
+    ProjectRoleRequired,
+    InvalidApiKey,
+    ApiKeyScopeMissing,
+)
+_SETTINGS = "/projects/{project_id}/integrations/github"
+_WEBHOOK_BODY = {
+    "required": True,
+    "description": "The delivery exactly as GitHub sends it; the signature covers these bytes.",
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "properties": {"payload": {"type": "string"}}}
+        },
+    },
+}
+
+
+def _secret_key(request: Request) -> str:
+    return str(request.app.state.settings.secret_key.get_secret_value())
+
+
+def _webhook_url(request: Request) -> str:
+    public_url = request.app.state.settings.public_url
+    base = public_url or str(request.base_url)
+    return base.rstrip("/") + github.WEBHOOK_PATH
+
+
+async def _status(
+    request: Request, context: ProjectContext, session: SessionDep
+) -> GitHubIntegration:
+    return await github.integration_status(
+        session, context.project, secret_key=_secret_key(request), webhook_url=_webhook_url(request)
+    )
+
+
+@router.post(
+    "/integrations/github/webhook",
+    response_model=WebhookResult,
+    summary="GitHub webhook: push and pull_request (signed with the project's secret)",
+    description=(
+        "Point a repository (or organization) webhook here with the secret from "
+        "`PUT /api/v1/projects/{project_id}/integrations/github`. The delivery is "
+        "accepted for the project that lists the repository and whose secret verifies "
+        "`X-Hub-Signature-256`; a delivery id seen before answers `duplicate` and "
+        "changes nothing."
+    ),
+    openapi_extra={"requestBody": _WEBHOOK_BODY},
+    responses=problem_responses(
+        InvalidSignature, MissingWebhookHeader, MalformedJson, InvalidPayload, PayloadTooLarge
+    ),
+)
+async def github_webhook(
+    request: Request,
+    session: SessionDep,
+    x_github_event: Annotated[str | None, Header(max_length=64)] = None,
+    x_github_delivery: Annotated[str | None, Header(max_length=100)] = None,
+    x_hub_signature_256: Annotated[str | None, Header(max_length=100)] = None,
+) -> WebhookResult:
+    delivery = github.Delivery(
+        event=x_github_event,
+        delivery_id=x_github_delivery,
+        signature=x_hub_signature_256,
+        content_type=request.headers.get("content-type", ""),
+        body=await request.body(),
+    )
+    return await github.receive(
+        session, delivery, secret_key=_secret_key(request), clock=request.app.state.clock
+    )
+
+
+@router.get(
+    _SETTINGS,
+    response_model=GitHubIntegration,
+    summary="The project's GitHub webhook: configured or not, repositories, last delivery",
+    responses=problem_responses(*_SCOPED),
+)
+async def get_github_integration(
+    request: Request, context: ProjectViewer, session: SessionDep
+) -> GitHubIntegration:
+    return await _status(request, context, session)
+
+
+@router.put(
+    _SETTINGS,
+    response_model=GitHubIntegrationCreated,
+    summary="Set or rotate the webhook secret (maintainers); shown in this response only",
+    responses=problem_responses(*_SCOPED),
+)
+async def set_github_webhook_secret(
+    body: WebhookSecretSet, request: Request, context: ProjectMaintainer, session: SessionDep
+) -> GitHubIntegrationCreated:
+    assert context.user is not None  # member routes: never an API key
+    secret = await github.set_webhook_secret(
+        session,
+        context.project,
+        secret=body.secret,
+        secret_key=_secret_key(request),
+        actor=context.user,
+        clock=request.app.state.clock,
+        client=client_info(request),
+    )
+    status = await _status(request, context, session)
+    return GitHubIntegrationCreated(**status.model_dump(), secret=secret)
+
+
+@router.delete(
+    _SETTINGS,
+    status_code=204,
+    summary="Remove the webhook secret (maintainers): deliveries are refused from then on",
+    responses=problem_responses(*_SCOPED),
+)
+async def delete_github_integration(
+    request: Request, context: ProjectMaintainer, session: SessionDep
+) -> Response:
+    assert context.user is not None
+    await github.remove_webhook_secret(
+        session,
+        context.project,
+        actor=context.user,
+        clock=request.app.state.clock,
+        client=client_info(request),
+    )
+    return Response(status_code=204)

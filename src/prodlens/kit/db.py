@@ -1,0 +1,209 @@
+"""Database engine, the per-request session and the declarative base.
+
+One request is one transaction: `SessionDep` opens a session, commits after
+the route function returns and rolls back if it raises. The commit happens
+before the response is sent (dependency scope "function"), so a 2xx answer
+means the data is durable. Services `flush`; they never `commit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from prodlens.config import Settings
+from prodlens.observability import metrics
+
+# Stable constraint names, so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both backends (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use kit.clock for the current time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime}  # noqa: RUF012 (SQLAlchemy's declared hook)
+
+
+AfterCommit = Callable[[], Coroutine[Any, Any, None]]
+
+
+def after_commit(session: AsyncSession, work: AfterCommit) -> None:
+    """Run `work` in the background once this request's transaction has committed."""
+    session.info.setdefault("after_commit", []).append(work)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling would commit when a SAVEPOINT opened before
+    # any write is released; with it off, SQLAlchemy emits BEGIN itself (see `_begin`).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers proceed during a write; the busy timeout waits out a writer
+    # instead of failing with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+WRITE_INTENT = "prodlens_write"
+
+
+def _begin(connection: Connection) -> None:
+    # A write transaction takes SQLite's write lock at BEGIN, so concurrent writers wait
+    # (busy timeout) instead of failing with "database is locked" when upgrading.
+    immediate = connection.get_execution_options().get(WRITE_INTENT, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _observe_queries(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _start(conn: Connection, *_args: Any) -> None:
+        conn.info.setdefault("query_started", []).append(time.perf_counter())
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _stop(conn: Connection, *_args: Any) -> None:
+        started = conn.info["query_started"].pop()
+        metrics.DB_QUERIES.inc()
+        metrics.DB_QUERY_DURATION.observe(time.perf_counter() - started)
+
+    @event.listens_for(sync_engine, "handle_error")
+    def _error(_context: Any) -> None:
+        metrics.DB_ERRORS.inc()
+
+    @event.listens_for(sync_engine.pool, "checkout")
+    def _checkout(*_args: Any) -> None:
+        metrics.DB_POOL_CHECKED_OUT.inc()
+
+    @event.listens_for(sync_engine.pool, "checkin")
+    def _checkin(*_args: Any) -> None:
+        metrics.DB_POOL_CHECKED_OUT.dec()
+
+
+def ensure_sqlite_directory(database_url: str) -> None:
+    """Create the folder of a file-based SQLite database (e.g. `./var/`)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    if settings.is_sqlite:
+        ensure_sqlite_directory(settings.database_url)
+        engine = create_async_engine(settings.database_url, echo=settings.db.echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin)
+    else:
+        engine = create_async_engine(
+            settings.database_url,
+            echo=settings.db.echo,
+            pool_size=settings.db.pool_size,
+            max_overflow=settings.db.max_overflow,
+            pool_timeout=settings.db.pool_timeout,
+            pool_recycle=settings.db.pool_recycle,
+            pool_pre_ping=settings.db.pool_pre_ping,
+        )
+    _observe_queries(engine)
+    return engine
+
+
+class Database:
+    """The engine and its session factory, owned by the app's lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = create_engine(settings)
+        self._pool_size = 0 if settings.is_sqlite else settings.db.pool_size
+        metrics.DB_POOL_SIZE.inc(self._pool_size)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.health_timeout = settings.db.health_timeout
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    async def current_revision(self) -> str | None:
+        """The Alembic revision stored in the database; raises if unreachable."""
+        async with asyncio.timeout(self.health_timeout), self.engine.connect() as conn:
+            has_table = await conn.run_sync(
+                lambda sync: sync.dialect.has_table(sync, "alembic_version")
+            )
+            if not has_table:
+                return None
+            result = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            return result.scalar_one_or_none()
+
+    def pool_status(self) -> dict[str, int]:
+        pool = self.engine.pool
+        status: dict[str, int] = {}
+        for name in ("size", "checkedout", "overflow", "checkedin"):
+            getter = getattr(pool, name, None)
+            if callable(getter):
+                status[name] = int(getter())
+        return status
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        metrics.DB_POOL_SIZE.dec(self._pool_size)
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        if request.method not in _SAFE_METHODS and database.backend == "sqlite":
+            await session.connection(execution_options={WRITE_INTENT: True})
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+            for work in session.info.pop("after_commit", []):
+                request.app.state.tasks.spawn(work(), name=getattr(work, "__name__", "work"))
+
+
+SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]

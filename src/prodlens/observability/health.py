@@ -1,0 +1,166 @@
+"""Health endpoints: liveness, readiness (dependencies and migrations) and details."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from prodlens import __version__
+from prodlens.auth.deps import is_admin_request
+from prodlens.http.access import InstrumentedRoute
+from prodlens.kit.db import Database
+from prodlens.kit.errors import (
+    PROBLEM_MEDIA_TYPE,
+    ServiceUnavailable,
+    correlation_id_of,
+    problem_body,
+    problem_responses,
+)
+from prodlens.kit.state import StateStore
+
+router = APIRouter(prefix="/health", tags=["health"], route_class=InstrumentedRoute)
+
+# "degraded": unreachable, but the service works around it (local fallback for Redis).
+CheckStatus = Literal["ok", "degraded", "failing"]
+
+
+class NotReady(ServiceUnavailable):
+    code, title = "health.not_ready", "Service not ready"
+
+
+class Check(BaseModel):
+    status: CheckStatus
+    latency_ms: float | None = None
+    detail: str | None = Field(None, description="Why a check fails, or what it found.")
+
+
+class HealthStatus(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class LiveStatus(BaseModel):
+    status: Literal["alive"] = "alive"
+
+
+class ReadyStatus(BaseModel):
+    status: Literal["ready", "degraded"] = "ready"
+    checks: dict[str, Check]
+
+
+class DetailedHealth(BaseModel):
+    status: CheckStatus
+    version: str
+    environment: str
+    uptime_seconds: float
+    checks: dict[str, Check]
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+async def _database_checks(database: Database, heads: frozenset[str]) -> dict[str, Check]:
+    started = time.perf_counter()
+    try:
+        revision = await database.current_revision()
+    except Exception as exc:  # any failure to reach it means "not ready", never a 500
+        return {
+            "database": Check(
+                status="failing",
+                latency_ms=_elapsed_ms(started),
+                detail=f"{database.backend} unreachable ({type(exc).__name__})",
+            ),
+            "migrations": Check(status="failing", detail="unknown: database unreachable"),
+        }
+    database_check = Check(status="ok", latency_ms=_elapsed_ms(started), detail=database.backend)
+    if revision in heads:
+        migrations = Check(status="ok", detail=f"at {revision}")
+    else:
+        migrations = Check(
+            status="failing",
+            detail=f"at {revision or 'nothing'}, expected {', '.join(sorted(heads))}; "
+            "run `prodlens migrate`",
+        )
+    return {"database": database_check, "migrations": migrations}
+
+
+async def _state_check(store: StateStore) -> Check:
+    started = time.perf_counter()
+    try:
+        await store.ping()
+    except Exception as exc:  # unreachable Redis is a check result, not a crash
+        return Check(
+            status="degraded",
+            latency_ms=_elapsed_ms(started),
+            detail=f"{store.backend} unreachable ({type(exc).__name__}); "
+            "limits, lockouts and revocations are per worker until it is back",
+        )
+    return Check(status="ok", latency_ms=_elapsed_ms(started), detail=store.backend)
+
+
+async def run_checks(request: Request) -> dict[str, Check]:
+    state = request.app.state
+    checks = await _database_checks(state.database, state.migration_heads)
+    checks["state"] = await _state_check(state.state_store)
+    return checks
+
+
+@router.get("", response_model=HealthStatus, summary="Cheap check that the process answers")
+async def health() -> HealthStatus:
+    return HealthStatus()
+
+
+@router.get("/live", response_model=LiveStatus, summary="Liveness probe")
+async def health_live() -> LiveStatus:
+    return LiveStatus()
+
+
+@router.get(
+    "/ready",
+    response_model=ReadyStatus,
+    summary="Readiness: database reachable and migrated (Redis down: 200, degraded)",
+    responses=problem_responses(NotReady),
+)
+async def health_ready(request: Request) -> ReadyStatus | JSONResponse:
+    checks = await run_checks(request)
+    failing = {name: check for name, check in checks.items() if check.status == "failing"}
+    if not failing:
+        degraded = any(check.status == "degraded" for check in checks.values())
+        return ReadyStatus(status="degraded" if degraded else "ready", checks=checks)
+    body = problem_body(
+        NotReady,
+        instance=request.url.path,
+        correlation_id=correlation_id_of(request.scope),
+        detail="; ".join(f"{name}: {check.detail}" for name, check in failing.items()),
+    )
+    body["checks"] = {name: check.model_dump() for name, check in checks.items()}
+    return JSONResponse(body, status_code=NotReady.status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+@router.get(
+    "/detailed",
+    response_model=DetailedHealth,
+    summary="Each dependency's status and latency, version and uptime (details for admins)",
+)
+async def health_detailed(request: Request) -> DetailedHealth:
+    checks = await run_checks(request)
+    if not await is_admin_request(request.scope):
+        # What failed and why (backends, revisions, error types) is for admins only.
+        checks = {name: check.model_copy(update={"detail": None}) for name, check in checks.items()}
+    state = request.app.state
+    statuses = {check.status for check in checks.values()}
+    return DetailedHealth(
+        status="failing"
+        if "failing" in statuses
+        else "degraded"
+        if "degraded" in statuses
+        else "ok",
+        version=__version__,
+        environment=state.settings.env.value,
+        uptime_seconds=round(time.monotonic() - state.started_monotonic, 3),
+        checks=checks,
+    )

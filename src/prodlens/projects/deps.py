@@ -1,0 +1,136 @@
+"""`ProjectAccess(role, key_scope)`: the one check every project-scoped route uses.
+
+The caller is a signed-in member with at least `role`, or (on routes that name
+a `key_scope`) an API key of this very project with that scope. Non-members
+get 404, as if the project did not exist; members below the role get 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prodlens.auth.deps import (
+    AuthDep,
+    authenticate_request,
+    bearer_scheme,
+    cookie_scheme,
+    load_current_user,
+)
+from prodlens.auth.models import User
+from prodlens.kit.db import SessionDep
+from prodlens.projects import keys
+from prodlens.projects.errors import (
+    ApiKeyScopeMissing,
+    InvalidApiKey,
+    ProjectNotFound,
+    ProjectRoleRequired,
+)
+from prodlens.projects.models import ApiKey, KeyScope, Project, ProjectMember, ProjectRole
+
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="api_key",
+    description="A project API key (`pl_…`); also accepted as `Authorization: Bearer pl_…`.",
+    auto_error=False,
+)
+
+
+@dataclass(frozen=True)
+class ProjectContext:
+    project: Project
+    user: User | None  # None when an API key is calling
+    role: ProjectRole | None
+    api_key: ApiKey | None
+
+
+async def find_project(session: AsyncSession, reference: str) -> Project | None:
+    """By id or by slug."""
+    return await session.scalar(
+        select(Project).where(or_(Project.id == reference, Project.slug == reference.lower()))
+    )
+
+
+def ProjectAccess(role: ProjectRole, *, key_scope: KeyScope | None = None) -> Any:
+    async def access(
+        project_id: str,
+        request: Request,
+        session: SessionDep,
+        rt: AuthDep,
+        bearer: Annotated[str | None, Depends(bearer_scheme)],
+        cookie: Annotated[str | None, Depends(cookie_scheme)],
+        api_key: Annotated[str | None, Depends(api_key_scheme)],
+    ) -> ProjectContext:
+        presented = api_key or (bearer if bearer and keys.looks_like_key(bearer) else None)
+        if presented is not None:
+            key = await keys.authenticate(session, presented, now=rt.clock.now())
+            if keys.needs_touch(key, rt.clock.now()):
+                rt.tasks.spawn(
+                    keys.touch(rt.sessionmaker, key.id, rt.clock.now()), name="api_key_used"
+                )
+            project = await find_project(session, project_id)
+            if project is None or key.project_id != project.id:
+                raise ProjectNotFound()
+            if key_scope is None or key_scope not in key.scopes:
+                raise ApiKeyScopeMissing(
+                    "This needs a signed-in member"
+                    + (f" or a key with the {key_scope!r} scope." if key_scope else ".")
+                )
+            return ProjectContext(project, None, None, key)
+
+        principal = await authenticate_request(request, rt, bearer, cookie)
+        user = await load_current_user(request, principal, session)
+        project = await find_project(session, project_id)
+        membership = None
+        if project is not None:
+            membership = await session.get(ProjectMember, (project.id, user.id))
+        if project is None or membership is None:
+            raise ProjectNotFound()
+        member_role = ProjectRole(membership.role)
+        if member_role.rank < role.rank:
+            raise ProjectRoleRequired(f"This needs the {role.value} role or higher.")
+        return ProjectContext(project, user, member_role, None)
+
+    return Depends(access)
+
+
+def KeyAccess(scope: KeyScope) -> Any:
+    """Routes without a project in the path: the API key names its project."""
+
+    async def access(
+        session: SessionDep,
+        rt: AuthDep,
+        bearer: Annotated[str | None, Depends(bearer_scheme)],
+        api_key: Annotated[str | None, Depends(api_key_scheme)],
+    ) -> ProjectContext:
+        presented = api_key or (bearer if bearer and keys.looks_like_key(bearer) else None)
+        if presented is None:
+            raise InvalidApiKey("Send a project API key as X-API-Key or Bearer pl_….")
+        key = await keys.authenticate(session, presented, now=rt.clock.now())
+        if keys.needs_touch(key, rt.clock.now()):
+            rt.tasks.spawn(keys.touch(rt.sessionmaker, key.id, rt.clock.now()), name="api_key_used")
+        if scope not in key.scopes:
+            raise ApiKeyScopeMissing(f"This needs a key with the {scope.value!r} scope.")
+        project = await session.get(Project, key.project_id)
+        if project is None:
+            raise InvalidApiKey()
+        return ProjectContext(project, None, None, key)
+
+    return Depends(access)
+
+
+ProjectViewer = Annotated[ProjectContext, ProjectAccess(ProjectRole.VIEWER)]
+ProjectReader = Annotated[
+    ProjectContext, ProjectAccess(ProjectRole.VIEWER, key_scope=KeyScope.READ)
+]
+ProjectMaintainer = Annotated[ProjectContext, ProjectAccess(ProjectRole.MAINTAINER)]
+ProjectOwner = Annotated[ProjectContext, ProjectAccess(ProjectRole.OWNER)]
+ProjectIngest = Annotated[
+    ProjectContext, ProjectAccess(ProjectRole.MAINTAINER, key_scope=KeyScope.INGEST)
+]
+IngestKey = Annotated[ProjectContext, KeyAccess(KeyScope.INGEST)]

@@ -1,0 +1,79 @@
+"""The general per-client limit on every API request, and the `X-RateLimit-*` headers.
+
+A client is the user of a valid access token, else the client IP (through
+trusted proxies only). Route-specific limits (login, register, ...) and plan
+budgets are applied by the routes; their decisions land in the same headers.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from prodlens.auth.cookies import ACCESS_COOKIE
+from prodlens.auth.runtime import AuthRuntime
+from prodlens.auth.tokens import InvalidToken
+from prodlens.http.client_ip import scope_client_ip
+from prodlens.kit.errors import correlation_id_of, problem_response
+from prodlens.projects.keys import looks_like_key, prefix_of
+from prodlens.ratelimit.enforce import enforce
+from prodlens.ratelimit.limiter import STATE_KEY, RateLimited
+
+
+def client_key(scope: Scope) -> str:
+    """The user of a valid access token (bearer or cookie), the prefix of an API key,
+    or else the client address. Bad credentials count against their address."""
+    headers = Headers(scope=scope)
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token if scheme.lower() == "bearer" else ""
+    api_key = headers.get("x-api-key") or (token if looks_like_key(token) else "")
+    if api_key:
+        prefix = prefix_of(api_key)
+        if prefix is not None:
+            return f"key:{prefix}"
+    else:
+        token = token or Request(scope).cookies.get(ACCESS_COOKIE, "")
+        if token:
+            rt: AuthRuntime = scope["app"].state.auth
+            try:
+                return f"user:{rt.keys.verify_access(token).user_id}"
+            except InvalidToken:
+                pass
+    return f"ip:{scope_client_ip(scope)}"
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await enforce(scope, scope["app"].state.rate_limiter, "general", client_key(scope))
+        except RateLimited as exc:
+            response = problem_response(
+                exc,
+                instance=scope["path"],
+                correlation_id=correlation_id_of(scope),
+                detail=exc.detail,
+                headers=exc.headers,
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                decision = scope.get("state", {}).get(STATE_KEY)
+                if decision is not None:
+                    headers = MutableHeaders(scope=message)
+                    for name, value in decision.headers(now=time.time()).items():
+                        headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,102 @@
+"""One request is one transaction: committed before the response, rolled back on error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from prodlens.app import create_app
+from prodlens.config import Settings
+from prodlens.kit.db import SessionDep
+from prodlens.kit.errors import ProblemError
+from prodlens.kit.migrations import upgrade
+from tests.conftest import SettingsFactory, serving
+
+
+class Refused(ProblemError):
+    status, code, title = 409, "test.refused", "Refused"
+
+
+def with_note_routes(app: FastAPI) -> FastAPI:
+    @app.post("/api/v1/_test/notes/{body}")
+    async def add_note(body: str, session: SessionDep, fail: bool = False) -> dict[str, str]:
+        await session.execute(text("INSERT INTO test_notes (body) VALUES (:b)"), {"b": body})
+        if fail:
+            raise Refused("refused after writing")
+        return {"body": body}
+
+    @app.get("/api/v1/_test/notes")
+    async def list_notes(session: SessionDep) -> list[str]:
+        rows = await session.execute(text("SELECT body FROM test_notes ORDER BY body"))
+        return [row[0] for row in rows]
+
+    return app
+
+
+@pytest.fixture
+async def notes(make_settings: SettingsFactory) -> AsyncIterator[httpx.AsyncClient]:
+    app = with_note_routes(create_app(make_settings()))
+    async with serving(app) as client:
+        async with app.state.database.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE test_notes (body VARCHAR(50) PRIMARY KEY)"))
+        yield client
+
+
+async def test_success_is_committed_before_the_response(notes: httpx.AsyncClient) -> None:
+    assert (await notes.post("/api/v1/_test/notes/first")).status_code == 200
+    assert (await notes.get("/api/v1/_test/notes")).json() == ["first"]
+
+
+async def test_error_rolls_back(notes: httpx.AsyncClient) -> None:
+    response = await notes.post("/api/v1/_test/notes/doomed", params={"fail": True})
+    assert response.status_code == 409
+    assert response.json()["code"] == "test.refused"
+    assert (await notes.get("/api/v1/_test/notes")).json() == []
+
+
+async def test_failed_commit_is_not_a_success(notes: httpx.AsyncClient) -> None:
+    assert (await notes.post("/api/v1/_test/notes/same")).status_code == 200
+    duplicate = await notes.post("/api/v1/_test/notes/same")  # primary key violated at commit
+    assert duplicate.status_code == 500
+    assert duplicate.json()["code"] == "internal.error"
+    assert (await notes.get("/api/v1/_test/notes")).json() == ["same"]
+
+
+async def test_sqlite_pragmas(make_sqlite_settings: SettingsFactory) -> None:
+    app = create_app(make_sqlite_settings())
+    async with serving(app), app.state.database.engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+def test_embedded_database_lives_in_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")
+    upgrade(settings.database_url)
+    assert (tmp_path / "data" / "prodlens.db").is_file()
+
+
+async def test_failed_request_rolls_back_work_done_in_a_savepoint(
+    make_settings: SettingsFactory,
+) -> None:
+    """Released savepoints stay part of the request's transaction (the SQLite driver's own
+    transaction handling would have committed one opened before any write)."""
+    app = create_app(make_settings())
+
+    @app.post("/api/v1/_test/nested/{body}")
+    async def nested(body: str, session: SessionDep) -> None:
+        async with session.begin_nested():
+            await session.execute(text("INSERT INTO test_notes (body) VALUES (:b)"), {"b": body})
+        raise Refused("refused after the savepoint")
+
+    async with serving(app) as client:
+        async with app.state.database.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE test_notes (body VARCHAR(50) PRIMARY KEY)"))
+        assert (await client.post("/api/v1/_test/nested/kept?")).status_code == 409
+        async with app.state.database.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT count(*) FROM test_notes"))).scalar()
+    assert rows == 0

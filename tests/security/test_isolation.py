@@ -1,0 +1,256 @@
+"""S31 object-level and S32 function-level authorization, walked from the OpenAPI schema.
+
+Every project-scoped route (a `{project_id}` in its path) and every admin route
+must appear in the tables below; the coverage tests fail when a route is added
+without them, so no route escapes these checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from prodlens.app import create_app
+from prodlens.config import Settings
+from tests.harness import Account, Harness
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _operations() -> dict[tuple[str, str], dict[str, Any]]:
+    schema = create_app(Settings(_env_file=None)).openapi()
+    return {
+        (method.upper(), path): operation
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+
+
+OPERATIONS = _operations()
+
+# Minimal role per project-scoped route, and a body that would be accepted.
+PROJECT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
+    ("GET", "/api/v1/projects/{project_id}"): ("viewer", None),
+    ("PATCH", "/api/v1/projects/{project_id}"): ("maintainer", {"description": "changed"}),
+    ("DELETE", "/api/v1/projects/{project_id}"): ("owner", None),
+    ("GET", "/api/v1/projects/{project_id}/members"): ("viewer", None),
+    ("POST", "/api/v1/projects/{project_id}/members"): ("owner", {"user": "newbie"}),
+    ("PATCH", "/api/v1/projects/{project_id}/members/{user_id}"): ("owner", {"role": "viewer"}),
+    ("DELETE", "/api/v1/projects/{project_id}/members/{user_id}"): ("owner", None),
+    ("GET", "/api/v1/projects/{project_id}/items"): ("viewer", None),
+    ("POST", "/api/v1/projects/{project_id}/items"): ("maintainer", {"title": "new"}),
+    ("GET", "/api/v1/projects/{project_id}/items/{item_id}"): ("viewer", None),
+    ("PATCH", "/api/v1/projects/{project_id}/items/{item_id}"): ("maintainer", {"title": "x"}),
+    ("DELETE", "/api/v1/projects/{project_id}/items/{item_id}"): ("maintainer", None),
+    ("GET", "/api/v1/projects/{project_id}/api-keys"): ("maintainer", None),
+    ("POST", "/api/v1/projects/{project_id}/api-keys"): (
+        "maintainer",
+        {"name": "k", "scopes": ["read"]},
+    ),
+    ("DELETE", "/api/v1/projects/{project_id}/api-keys/{key_id}"): ("maintainer", None),
+    ("POST", "/api/v1/projects/{project_id}/ingest/events"): ("maintainer", []),
+    ("GET", "/api/v1/projects/{project_id}/integrations/github"): ("viewer", None),
+    ("PUT", "/api/v1/projects/{project_id}/integrations/github"): ("maintainer", {}),
+    ("DELETE", "/api/v1/projects/{project_id}/integrations/github"): ("maintainer", None),
+    ("GET", "/api/v1/projects/{project_id}/metrics"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/metrics/raw"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/metrics/timeseries"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/metrics/targets"): ("viewer", None),
+    ("PUT", "/api/v1/projects/{project_id}/metrics/targets"): (
+        "maintainer",
+        {"targets": {"acceptance_rate": {"good": 0.4, "warning": 0.25}}},
+    ),
+    ("POST", "/api/v1/projects/{project_id}/ingest/litellm"): ("maintainer", []),
+    ("POST", "/api/v1/projects/{project_id}/ingest/otlp/v1/traces"): (
+        "maintainer",
+        {"resourceSpans": []},
+    ),
+    ("GET", "/api/v1/projects/{project_id}/sessions"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/sessions/{session_id}"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/developers"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/developers/{developer_id}"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/insights"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/exports/events"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/exports/timeseries"): ("viewer", None),
+}
+LOWER = {"maintainer": "viewer", "owner": "maintainer"}
+
+ADMIN_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("GET", "/api/v1/users"): None,
+    ("POST", "/api/v1/users"): {
+        "email": "made@example.com",
+        "username": "made",
+        "password": "violet-lantern-ocean-42",
+        "display_name": "Made",
+    },
+    ("GET", "/api/v1/users/{user_id}"): None,
+    ("PATCH", "/api/v1/users/{user_id}"): {"tier": "premium"},
+    ("DELETE", "/api/v1/users/{user_id}"): None,
+    ("POST", "/api/v1/users/{user_id}/unlock"): None,
+    ("GET", "/api/v1/users/{user_id}/sessions"): None,
+    ("GET", "/api/v1/audit"): None,
+    ("GET", "/api/v1/admin/maintenance"): None,
+    ("PUT", "/api/v1/admin/maintenance"): {"enabled": True},
+    ("PATCH", "/api/v1/plans/{name}"): {"requests_per_hour": 1},
+}
+
+
+def test_s31_every_project_scoped_route_is_covered() -> None:
+    scoped = {key for key in OPERATIONS if "{project_id}" in key[1]}
+    assert scoped == set(PROJECT_ROUTES), "add new project-scoped routes to PROJECT_ROUTES"
+
+
+def test_s32_every_admin_route_is_covered() -> None:
+    declared = {
+        key
+        for key, operation in OPERATIONS.items()
+        if "auth.admin_required" in operation["responses"].get("403", {}).get("description", "")
+    }
+    assert declared == set(ADMIN_ROUTES), "admin routes and ADMIN_ROUTES disagree"
+
+
+@dataclass
+class World:
+    owner: Account
+    roles: dict[str, Account]
+    ids: dict[str, str]
+    secrets: list[str]  # what must never show up for outsiders
+
+    def url(self, path: str) -> str:
+        return path.format(**self.ids)
+
+
+@pytest.fixture
+async def world(harness: Harness) -> World:
+    owner = await harness.signup("owner")
+    roles = {"owner": owner}
+    project = (
+        await harness.client.post(
+            "/api/v1/projects", json={"name": "Secret Plans"}, headers=owner.headers
+        )
+    ).json()
+    base = f"/api/v1/projects/{project['id']}"
+    for role in ("maintainer", "viewer", "stranger"):
+        roles[role] = await harness.signup(role)
+        if role != "stranger":
+            await harness.client.post(
+                f"{base}/members", json={"user": role, "role": role}, headers=owner.headers
+            )
+    await harness.signup("newbie")
+    item = (
+        await harness.client.post(
+            f"{base}/items", json={"title": "Confidential"}, headers=owner.headers
+        )
+    ).json()
+    key = (
+        await harness.client.post(
+            f"{base}/api-keys", json={"name": "ci", "scopes": ["read"]}, headers=owner.headers
+        )
+    ).json()
+    viewer_id = (
+        await harness.client.get("/api/v1/auth/me", headers=roles["viewer"].headers)
+    ).json()["id"]
+    # One event, so the session and developer routes have something to find.
+    usage = {
+        "event_id": "evt-world",
+        "session_id": "session-world",
+        "developer_id": "developer-world",
+        "started_at": (harness.clock.now() - timedelta(minutes=5)).isoformat(),
+    }
+    ingested = await harness.client.post(
+        f"{base}/ingest/events", json=[usage], headers=owner.headers
+    )
+    assert ingested.json()["summary"]["accepted"] == 1, ingested.text
+    ids = {
+        "project_id": project["id"],
+        "item_id": item["id"],
+        "key_id": key["id"],
+        "user_id": viewer_id,
+        "session_id": "session-world",
+        "developer_id": "developer-world",
+    }
+    return World(owner, roles, ids, ["Secret Plans", "Confidential", project["id"], item["id"]])
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(PROJECT_ROUTES))
+async def test_s31_non_members_get_404(
+    harness: Harness, world: World, method: str, path: str
+) -> None:
+    _, body = PROJECT_ROUTES[(method, path)]
+    response = await harness.client.request(
+        method, world.url(path), json=body, headers=world.roles["stranger"].headers
+    )
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "projects.not_found"
+    for secret in world.secrets[:2]:
+        assert secret not in response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(key for key, (role, _) in PROJECT_ROUTES.items() if role != "viewer")
+)
+async def test_s31_lower_roles_get_403(
+    harness: Harness, world: World, method: str, path: str
+) -> None:
+    required, body = PROJECT_ROUTES[(method, path)]
+    lower = world.roles[LOWER[required]]
+    response = await harness.client.request(
+        method, world.url(path), json=body, headers=lower.headers
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "projects.role_required"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(PROJECT_ROUTES))
+async def test_s31_the_required_role_is_enough(
+    harness: Harness, world: World, method: str, path: str
+) -> None:
+    """The control: the same request succeeds for a member with the required role."""
+    required, body = PROJECT_ROUTES[(method, path)]
+    response = await harness.client.request(
+        method, world.url(path), json=body, headers=world.roles[required].headers
+    )
+    assert response.status_code < 300, response.text
+
+
+async def test_s31_another_projects_ids_are_not_reachable(harness: Harness, world: World) -> None:
+    """Item and key ids of project A through project B, where the caller is an owner: 404."""
+    stranger = world.roles["stranger"]
+    other = (
+        await harness.client.post(
+            "/api/v1/projects", json={"name": "Mine"}, headers=stranger.headers
+        )
+    ).json()
+    base = f"/api/v1/projects/{other['id']}"
+    item = await harness.client.get(
+        f"{base}/items/{world.ids['item_id']}", headers=stranger.headers
+    )
+    assert item.status_code == 404
+    key = await harness.client.delete(
+        f"{base}/api-keys/{world.ids['key_id']}", headers=stranger.headers
+    )
+    assert key.status_code == 404
+    member = await harness.client.patch(
+        f"{base}/members/{world.ids['user_id']}", json={"role": "owner"}, headers=stranger.headers
+    )
+    assert member.status_code == 404
+    sessions = await harness.client.delete(
+        "/api/v1/auth/sessions/" + world.ids["project_id"], headers=stranger.headers
+    )
+    assert sessions.status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ADMIN_ROUTES))
+async def test_s32_non_admins_get_403(harness: Harness, method: str, path: str) -> None:
+    user = await harness.signup("plainuser")
+    me = (await harness.client.get("/api/v1/auth/me", headers=user.headers)).json()
+    url = path.format(user_id=me["id"], name="free")
+    response = await harness.client.request(
+        method, url, json=ADMIN_ROUTES[(method, path)], headers=user.headers
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "auth.admin_required"
