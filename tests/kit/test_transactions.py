@@ -9,10 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.app import create_app
 from prodlens.config import Settings
-from prodlens.kit.db import SessionDep
+from prodlens.kit.db import SessionDep, even_if_rolled_back
 from prodlens.kit.errors import ProblemError
 from prodlens.kit.migrations import upgrade
 from tests.conftest import SettingsFactory, serving
@@ -29,6 +30,20 @@ def with_note_routes(app: FastAPI) -> FastAPI:
         if fail:
             raise Refused("refused after writing")
         return {"body": body}
+
+    @app.post("/api/v1/_test/kept-notes/{body}")
+    async def add_kept_note(body: str, session: SessionDep, fail: bool = False) -> None:
+        """Writes `body` whatever happens, and `body-request` only if the request succeeds."""
+
+        async def keep(separate: AsyncSession) -> None:
+            await separate.execute(text("INSERT INTO test_notes (body) VALUES (:b)"), {"b": body})
+
+        await session.execute(
+            text("INSERT INTO test_notes (body) VALUES (:b)"), {"b": f"{body}-request"}
+        )
+        even_if_rolled_back(session, keep)
+        if fail:
+            raise Refused("refused after writing")
 
     @app.get("/api/v1/_test/notes")
     async def list_notes(session: SessionDep) -> list[str]:
@@ -100,3 +115,23 @@ async def test_failed_request_rolls_back_work_done_in_a_savepoint(
         async with app.state.database.engine.connect() as conn:
             rows = (await conn.execute(text("SELECT count(*) FROM test_notes"))).scalar()
     assert rows == 0
+
+
+async def test_durable_write_lands_when_the_request_fails(notes: httpx.AsyncClient) -> None:
+    """A failed login's audit event must stay although its request rolls back; on SQLite
+    this write waits for the request's write lock, so it runs after the request ends."""
+    response = await notes.post("/api/v1/_test/kept-notes/audit", params={"fail": True})
+    assert response.status_code == 409
+    assert (await notes.get("/api/v1/_test/notes")).json() == ["audit"]
+
+    assert (await notes.post("/api/v1/_test/kept-notes/ok")).status_code == 200
+    assert (await notes.get("/api/v1/_test/notes")).json() == ["audit", "ok", "ok-request"]
+
+
+async def test_failed_durable_write_does_not_change_the_answer(notes: httpx.AsyncClient) -> None:
+    assert (await notes.post("/api/v1/_test/notes/audit")).status_code == 200
+    # The durable insert violates the primary key: logged, and the request's 409 stands.
+    response = await notes.post("/api/v1/_test/kept-notes/audit", params={"fail": True})
+    assert response.status_code == 409
+    assert response.json()["code"] == "test.refused"
+    assert (await notes.get("/api/v1/_test/notes")).json() == ["audit"]

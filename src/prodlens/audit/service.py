@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit.models import AuditEvent
+from prodlens.kit.db import even_if_rolled_back
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,15 @@ def record(session: AsyncSession, event_type: str, **fields: Any) -> None:
     session.add(_event(event_type, **fields))
 
 
-async def record_now(
-    sessionmaker: async_sessionmaker[AsyncSession], event_type: str, **fields: Any
-) -> None:
-    """Commit an event on its own, for outcomes whose request is answered with an error
-    (a failed login rolls its request back, but its audit event must stay)."""
-    async with sessionmaker() as session, session.begin():
-        session.add(_event(event_type, **fields))
+def record_even_if_rolled_back(session: AsyncSession, event_type: str, **fields: Any) -> None:
+    """Record an event that lands whatever the request's outcome, for outcomes answered
+    with an error (a failed login rolls its request back, but its audit event must stay)."""
+    event = _event(event_type, **fields)
+
+    async def write(separate: AsyncSession) -> None:
+        separate.add(event)
+
+    even_if_rolled_back(session, write)
 
 
 def query(

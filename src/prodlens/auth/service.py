@@ -32,7 +32,7 @@ from prodlens.auth.models import AuthSession, OneTimeToken, RefreshToken, Role, 
 from prodlens.auth.passwords import check_policy, context_words
 from prodlens.auth.runtime import AuthRuntime
 from prodlens.auth.tokens import hash_secret, new_secret
-from prodlens.kit.db import after_commit
+from prodlens.kit.db import after_commit, even_if_rolled_back
 from prodlens.kit.mailer import Email
 from prodlens.observability import metrics
 
@@ -209,8 +209,8 @@ async def login(
     locked_until = await rt.lockout.locked_until(identifier)
     if locked_until is not None:
         metrics.LOGINS.labels("locked").inc()
-        await audit.record_now(
-            rt.sessionmaker, "login.locked", at=rt.clock.now(), client=client, identifier=identifier
+        audit.record_even_if_rolled_back(
+            session, "login.locked", at=rt.clock.now(), client=client, identifier=identifier
         )
         retry_after = max(1, int((locked_until - rt.clock.now()).total_seconds()))
         raise AccountLocked(
@@ -222,7 +222,7 @@ async def login(
     # Unknown accounts are verified against a dummy hash: the same time, the same answer.
     valid = await rt.hasher.verify(user.password_hash if user else None, password)
     if not valid or user is None or not user.is_active:
-        await _login_failed(rt, identifier, user, client)
+        await _login_failed(session, rt, identifier, user, client)
         raise InvalidCredentials("Invalid username/email or password.")
 
     await rt.lockout.clear(identifier)
@@ -247,14 +247,14 @@ async def login(
 
 
 async def _login_failed(
-    rt: AuthRuntime, identifier: str, user: User | None, client: ClientInfo
+    session: AsyncSession, rt: AuthRuntime, identifier: str, user: User | None, client: ClientInfo
 ) -> None:
     metrics.LOGINS.labels("failure").inc()
     locked = await rt.lockout.record_failure(identifier)
     user_id = user.id if user else None
     now = rt.clock.now()
-    await audit.record_now(
-        rt.sessionmaker,
+    audit.record_even_if_rolled_back(
+        session,
         "login.failure",
         at=now,
         client=client,
@@ -263,8 +263,8 @@ async def _login_failed(
     )
     if locked:
         metrics.LOCKOUTS.inc()
-        await audit.record_now(
-            rt.sessionmaker,
+        audit.record_even_if_rolled_back(
+            session,
             "account.locked",
             at=now,
             client=client,
@@ -349,7 +349,7 @@ async def refresh(
     if row.rotated_at is not None:
         grace = timedelta(seconds=rt.settings.auth.refresh_reuse_grace_seconds)
         if now - row.rotated_at > grace:
-            await _revoke_for_reuse(rt, auth_session, client)
+            await _revoke_for_reuse(session, rt, auth_session, client)
             raise RefreshTokenReused("This refresh token was already used; sign in again.")
     else:
         row.rotated_at = now
@@ -364,25 +364,32 @@ async def refresh(
     return await _issue_pair(session, rt, auth_session)
 
 
-async def _revoke_for_reuse(rt: AuthRuntime, auth_session: AuthSession, client: ClientInfo) -> None:
+async def _revoke_for_reuse(
+    session: AsyncSession, rt: AuthRuntime, auth_session: AuthSession, client: ClientInfo
+) -> None:
     metrics.REFRESHES.labels("reused").inc()
     metrics.REFRESH_REUSE.inc()
     now = rt.clock.now()
-    async with rt.sessionmaker() as separate, separate.begin():
+    session_id, user_id = auth_session.id, auth_session.user_id
+
+    async def revoke(separate: AsyncSession) -> None:
         await separate.execute(
             update(AuthSession)
-            .where(AuthSession.id == auth_session.id)
+            .where(AuthSession.id == session_id)
             .values(revoked_at=now, revoked_reason="refresh_reuse")
         )
-        audit.record(
-            separate,
-            "session.refresh_reuse",
-            at=now,
-            client=client,
-            user_id=auth_session.user_id,
-            details={"session_id": auth_session.id},
-        )
-    await rt.revocations.revoke(auth_session.id)
+
+    # The request answers with an error and rolls back; the revocation must stay.
+    even_if_rolled_back(session, revoke)
+    audit.record_even_if_rolled_back(
+        session,
+        "session.refresh_reuse",
+        at=now,
+        client=client,
+        user_id=user_id,
+        details={"session_id": session_id},
+    )
+    await rt.revocations.revoke(session_id)
 
 
 async def revoke_sessions(
@@ -511,8 +518,8 @@ async def change_password(
     if not current_password:
         raise CurrentPasswordRequired("Give your current password to set a new one.")
     if not await rt.hasher.verify(user.password_hash, current_password):
-        await audit.record_now(
-            rt.sessionmaker,
+        audit.record_even_if_rolled_back(
+            session,
             "password.change_failed",
             at=rt.clock.now(),
             client=client,

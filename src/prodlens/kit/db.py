@@ -4,17 +4,24 @@ One request is one transaction: `SessionDep` opens a session, commits after
 the route function returns and rolls back if it raises. The commit happens
 before the response is sent (dependency scope "function"), so a 2xx answer
 means the data is durable. Services `flush`; they never `commit`.
+
+Writes that must stay even when the request fails (a failed login's audit
+event) go through `even_if_rolled_back`: they run in their own transaction
+once the request's transaction has ended. Running them beside it instead
+would deadlock on SQLite, where a write request holds the write lock from
+its first statement until it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Connection, make_url
@@ -63,12 +70,26 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime}  # noqa: RUF012 (SQLAlchemy's declared hook)
 
 
+log = structlog.get_logger(__name__)
+
 AfterCommit = Callable[[], Coroutine[Any, Any, None]]
+DurableWrite = Callable[[AsyncSession], Awaitable[None]]
+
+_DURABLE = "durable_writes"
 
 
 def after_commit(session: AsyncSession, work: AfterCommit) -> None:
     """Run `work` in the background once this request's transaction has committed."""
     session.info.setdefault("after_commit", []).append(work)
+
+
+def even_if_rolled_back(session: AsyncSession, write: DurableWrite) -> None:
+    """Commit `write` in its own transaction once this request's transaction has ended,
+    whether it committed or rolled back; the response waits for it."""
+    pending = session.info.get(_DURABLE)
+    if pending is None:
+        raise RuntimeError("even_if_rolled_back needs the request session (SessionDep)")
+    pending.append(write)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -193,17 +214,33 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
     async with database.sessionmaker() as session:
+        session.info[_DURABLE] = []
         if request.method not in _SAFE_METHODS and database.backend == "sqlite":
             await session.connection(execution_options={WRITE_INTENT: True})
         try:
             yield session
         except BaseException:
             await session.rollback()
+            await _write_durable(database, session.info.pop(_DURABLE))
             raise
         else:
             await session.commit()
+            await _write_durable(database, session.info.pop(_DURABLE))
             for work in session.info.pop("after_commit", []):
                 request.app.state.tasks.spawn(work(), name=getattr(work, "__name__", "work"))
+
+
+async def _write_durable(database: Database, writes: list[DurableWrite]) -> None:
+    for write in writes:
+        # One transaction each: a failing write must not take the others with it, nor
+        # replace the request's own outcome.
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                if database.backend == "sqlite":
+                    await session.connection(execution_options={WRITE_INTENT: True})
+                await write(session)
+        except Exception:
+            log.exception("durable_write_failed")
 
 
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
