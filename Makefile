@@ -7,6 +7,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
+# pytest-xdist workers: one per CPU; TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= logical
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -27,7 +29,7 @@ run: install ## Migrate the embedded SQLite database and serve on http://127.0.0
 	$(BIN)/prodlens serve
 
 test: install ## The whole test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

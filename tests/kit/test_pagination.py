@@ -16,11 +16,11 @@ from prodlens.kit.pagination import Page, PageDep, order_by, paginate
 from tests.conftest import SettingsFactory, serving
 
 
-class TestBase(DeclarativeBase):
+class FruitBase(DeclarativeBase):
     """Its own metadata: a test table must not join the application's schema."""
 
 
-class Fruit(TestBase):
+class Fruit(FruitBase):
     __tablename__ = "test_fruits"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
