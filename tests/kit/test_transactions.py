@@ -13,10 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.app import create_app
 from prodlens.config import Settings
-from prodlens.kit.db import SessionDep, even_if_rolled_back
+from prodlens.kit.db import (
+    Database,
+    SessionDep,
+    even_if_rolled_back,
+    plan_for_actual_parameters,
+)
 from prodlens.kit.errors import ProblemError
 from prodlens.kit.migrations import upgrade
-from tests.conftest import SettingsFactory, serving
+from tests.conftest import SettingsFactory, Stack, serving, settings_for
 
 
 class Refused(ProblemError):
@@ -135,3 +140,18 @@ async def test_failed_durable_write_does_not_change_the_answer(notes: httpx.Asyn
     assert response.status_code == 409
     assert response.json()["code"] == "test.refused"
     assert (await notes.get("/api/v1/_test/notes")).json() == ["audit"]
+
+
+async def test_custom_plans_last_for_the_transaction(postgres_stack: Stack, tmp_path: Path) -> None:
+    """The KPI queries ask PostgreSQL for custom plans, for their own transaction only."""
+    database = Database(settings_for(postgres_stack, tmp_path))
+    try:
+        async with database.sessionmaker() as session:
+            show = text("SHOW plan_cache_mode")
+            assert (await session.execute(show)).scalar() == "auto"
+            await plan_for_actual_parameters(session)
+            assert (await session.execute(show)).scalar() == "force_custom_plan"
+            await session.commit()
+            assert (await session.execute(show)).scalar() == "auto"
+    finally:
+        await database.dispose()

@@ -31,6 +31,7 @@ from prodlens.analytics.models import (
 )
 from prodlens.analytics.window import Window
 from prodlens.kit.clock import Clock
+from prodlens.kit.db import plan_for_actual_parameters
 from prodlens.kit.errors import ProblemError
 from prodlens.projects.models import Project
 
@@ -292,6 +293,7 @@ async def _delivery(
 async def raw_metrics(
     session: AsyncSession, project: Project, window: Window, filters: Filters
 ) -> RawMetrics:
+    await plan_for_actual_parameters(session)
     sums = await _rollup_sums(session, project, window, filters)
     hourly = rollup_conditions(HourlyRollup, project.id, window.hour_start, window.until, filters)
     daily = rollup_conditions(DailyRollup, project.id, window.day_start, window.until, filters)

@@ -230,6 +230,17 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
                 request.app.state.tasks.spawn(work(), name=getattr(work, "__name__", "work"))
 
 
+async def plan_for_actual_parameters(session: AsyncSession) -> None:
+    """Have PostgreSQL plan this transaction's queries for the parameters they run with.
+
+    asyncpg prepares every statement, and after five runs PostgreSQL may switch to a
+    generic plan; for the KPI aggregates over a time window that plan costs about twice
+    the CPU of a custom one (bench/RESULTS.md). Other backends: nothing to do.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 async def _write_durable(database: Database, writes: list[DurableWrite]) -> None:
     for write in writes:
         # One transaction each: a failing write must not take the others with it, nor
