@@ -50,6 +50,17 @@ def with_note_routes(app: FastAPI) -> FastAPI:
         if fail:
             raise Refused("refused after writing")
 
+    @app.post("/api/v1/_test/orphans/{body}")
+    async def add_orphan(body: str, session: SessionDep) -> None:
+        """Writes `body` whatever happens, and a child whose parent is missing: the
+        deferred foreign key fails the request's commit."""
+
+        async def keep(separate: AsyncSession) -> None:
+            await separate.execute(text("INSERT INTO test_notes (body) VALUES (:b)"), {"b": body})
+
+        even_if_rolled_back(session, keep)
+        await session.execute(text("INSERT INTO test_children (parent) VALUES ('missing')"))
+
     @app.get("/api/v1/_test/notes")
     async def list_notes(session: SessionDep) -> list[str]:
         rows = await session.execute(text("SELECT body FROM test_notes ORDER BY body"))
@@ -64,6 +75,12 @@ async def notes(make_settings: SettingsFactory) -> AsyncIterator[httpx.AsyncClie
     async with serving(app) as client:
         async with app.state.database.engine.begin() as conn:
             await conn.execute(text("CREATE TABLE test_notes (body VARCHAR(50) PRIMARY KEY)"))
+            await conn.execute(
+                text(
+                    "CREATE TABLE test_children (parent VARCHAR(50) REFERENCES test_notes (body)"
+                    " DEFERRABLE INITIALLY DEFERRED)"
+                )
+            )
         yield client
 
 
@@ -81,7 +98,7 @@ async def test_error_rolls_back(notes: httpx.AsyncClient) -> None:
 
 async def test_failed_commit_is_not_a_success(notes: httpx.AsyncClient) -> None:
     assert (await notes.post("/api/v1/_test/notes/same")).status_code == 200
-    duplicate = await notes.post("/api/v1/_test/notes/same")  # primary key violated at commit
+    duplicate = await notes.post("/api/v1/_test/notes/same")  # primary key violated
     assert duplicate.status_code == 500
     assert duplicate.json()["code"] == "internal.error"
     assert (await notes.get("/api/v1/_test/notes")).json() == ["same"]
@@ -131,6 +148,16 @@ async def test_durable_write_lands_when_the_request_fails(notes: httpx.AsyncClie
 
     assert (await notes.post("/api/v1/_test/kept-notes/ok")).status_code == 200
     assert (await notes.get("/api/v1/_test/notes")).json() == ["audit", "ok", "ok-request"]
+
+
+async def test_durable_write_lands_when_the_commit_fails(notes: httpx.AsyncClient) -> None:
+    response = await notes.post("/api/v1/_test/orphans/audit")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal.error"
+    assert (await notes.get("/api/v1/_test/notes")).json() == ["audit"]
+    # The failed transaction did not go back to the pool open (on SQLite it would hold
+    # the write lock, and this write would wait out the busy timeout and fail).
+    assert (await notes.post("/api/v1/_test/notes/next")).status_code == 200
 
 
 async def test_failed_durable_write_does_not_change_the_answer(notes: httpx.AsyncClient) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from prodlens.config import Settings
 from prodlens.observability import metrics
@@ -116,6 +117,21 @@ def _begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _end_failed_commit(
+    dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState
+) -> None:
+    # SQLite keeps the transaction open when its COMMIT fails (a deferred constraint, a
+    # full disk), but SQLAlchemy counts it as ended and skips the pool's rollback: the
+    # connection would go back to the pool holding the write lock.
+    driver = record.driver_connection  # the aiosqlite connection
+    if (
+        state.asyncio_safe
+        and state.transaction_was_reset
+        and getattr(driver, "in_transaction", False)
+    ):
+        dbapi_connection.rollback()
+
+
 def _observe_queries(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
@@ -155,6 +171,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(settings.database_url, echo=settings.db.echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin)
+        event.listen(engine.sync_engine.pool, "reset", _end_failed_commit)
     else:
         engine = create_async_engine(
             settings.database_url,
@@ -221,21 +238,25 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         except BaseException:
             await session.rollback()
-            await _write_durable(database, session.info.pop(_DURABLE))
             raise
         else:
             await session.commit()
-            await _write_durable(database, session.info.pop(_DURABLE))
             for work in session.info.pop("after_commit", []):
                 request.app.state.tasks.spawn(work(), name=getattr(work, "__name__", "work"))
+        finally:
+            # Also when the commit itself fails. Closing first ends the request's
+            # transaction, whatever state it is in, and frees SQLite's write lock.
+            if durable := session.info.pop(_DURABLE):
+                await session.close()
+                await _write_durable(database, durable)
 
 
 async def plan_for_actual_parameters(session: AsyncSession) -> None:
     """Have PostgreSQL plan this transaction's queries for the parameters they run with.
 
     asyncpg prepares every statement, and after five runs PostgreSQL may switch to a
-    generic plan; for the KPI aggregates over a time window that plan costs about twice
-    the CPU of a custom one (bench/RESULTS.md). Other backends: nothing to do.
+    generic plan; for the KPI aggregates over a time window that plan cost about 1.25x
+    the CPU of custom ones (bench/bench_kpi_plans.py). Other backends: nothing to do.
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
