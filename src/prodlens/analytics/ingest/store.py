@@ -7,7 +7,7 @@ Retries never duplicate: events are inserted with ON CONFLICT DO NOTHING on
 Every statement is executed once with a list of parameter sets (executemany):
 its SQL is compiled once and cached, and SQLAlchemy batches the rows into
 multi-row VALUES ("insertmanyvalues") within each database's parameter limits.
-Building `.values([...])` per batch instead compiled a new statement of up to
+Building `.values([...])` per batch instead compiled a new statement of about
 15,000 bound parameters every time, most of ingest's CPU.
 """
 
