@@ -335,6 +335,7 @@ def migrate(env: dict[str, str], cwd: Path) -> None:
 class Provisioned:
     project_id: str
     key: str  # an API key of the project with the ingest and read scopes
+    access_token: str  # the owner's, valid 30 minutes by default
 
 
 async def sign_in(port: int) -> str:
@@ -351,35 +352,41 @@ async def sign_in(port: int) -> str:
 async def provision(port: int, project: str = "Bench") -> Provisioned:
     """Register and sign in (HTTP), create a project and an API key."""
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        response = await client.post(
-            "/api/v1/auth/register",
-            json={
-                "email": "bench@example.com",
-                "username": USERNAME,
-                "password": PASSWORD,
-                "display_name": "Bench",
-            },
-        )
-        if response.status_code not in (200, 201, 202):
-            raise BenchError(f"register answered {response.status_code}: {response.text[:300]}")
-        response = await client.post(
-            "/api/v1/auth/login", json={"username": USERNAME, "password": PASSWORD}
-        )
-        if response.status_code != 200:
-            raise BenchError(f"login answered {response.status_code}: {response.text[:300]}")
-        auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
-        response = await client.post("/api/v1/projects", json={"name": project}, headers=auth)
-        if response.status_code != 201:
-            raise BenchError(f"project answered {response.status_code}: {response.text[:300]}")
-        project_id = response.json()["id"]
-        response = await client.post(
-            f"/api/v1/projects/{project_id}/api-keys",
-            json={"name": "bench", "scopes": ["ingest", "read"]},
-            headers=auth,
-        )
-        if response.status_code != 201:
-            raise BenchError(f"api key answered {response.status_code}: {response.text[:300]}")
-        return Provisioned(project_id, response.json()["key"])
+        return await provision_with(client, project)
+
+
+async def provision_with(client: httpx.AsyncClient, project: str = "Bench") -> Provisioned:
+    """`provision` through a given client (an in-process app, say)."""
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": "bench@example.com",
+            "username": USERNAME,
+            "password": PASSWORD,
+            "display_name": "Bench",
+        },
+    )
+    if response.status_code not in (200, 201, 202):
+        raise BenchError(f"register answered {response.status_code}: {response.text[:300]}")
+    response = await client.post(
+        "/api/v1/auth/login", json={"username": USERNAME, "password": PASSWORD}
+    )
+    if response.status_code != 200:
+        raise BenchError(f"login answered {response.status_code}: {response.text[:300]}")
+    token = str(response.json()["access_token"])
+    auth = {"Authorization": f"Bearer {token}"}
+    response = await client.post("/api/v1/projects", json={"name": project}, headers=auth)
+    if response.status_code != 201:
+        raise BenchError(f"project answered {response.status_code}: {response.text[:300]}")
+    project_id = response.json()["id"]
+    response = await client.post(
+        f"/api/v1/projects/{project_id}/api-keys",
+        json={"name": "bench", "scopes": ["ingest", "read"]},
+        headers=auth,
+    )
+    if response.status_code != 201:
+        raise BenchError(f"api key answered {response.status_code}: {response.text[:300]}")
+    return Provisioned(project_id, response.json()["key"], token)
 
 
 @dataclass(frozen=True)

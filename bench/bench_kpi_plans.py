@@ -44,8 +44,6 @@ import httpx
 import numpy as np
 from _common import BenchError, machine_lines
 from _events import (
-    PASSWORD,
-    USERNAME,
     BackendCpu,
     create_database,
     database_url,
@@ -53,6 +51,7 @@ from _events import (
     dsn,
     migrate,
     postgres_available,
+    provision_with,
     server_env,
 )
 from bench_kpis import (
@@ -80,28 +79,6 @@ Planner = Callable[[AsyncSession], Awaitable[None]]
 
 async def _default_plans(_session: AsyncSession) -> None:
     """The baseline: leave plan_cache_mode as PostgreSQL has it."""
-
-
-async def _provision(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
-    await client.post(
-        "/api/v1/auth/register",
-        json={
-            "email": "bench@example.com",
-            "username": USERNAME,
-            "password": PASSWORD,
-            "display_name": "Bench",
-        },
-    )
-    login = await client.post(
-        "/api/v1/auth/login", json={"username": USERNAME, "password": PASSWORD}
-    )
-    if login.status_code != 200:
-        raise BenchError(f"login answered {login.status_code}: {login.text[:300]}")
-    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    project = await client.post("/api/v1/projects", json={"name": "Bench"}, headers=auth)
-    if project.status_code != 201:
-        raise BenchError(f"project answered {project.status_code}: {project.text[:300]}")
-    return str(project.json()["id"]), auth
 
 
 async def _load(name: str, project_id: str) -> None:
@@ -156,7 +133,9 @@ async def run() -> None:
                     transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
                 ) as client,
             ):
-                project_id, auth = await _provision(client)
+                setup = await provision_with(client)
+                project_id = setup.project_id
+                auth = {"Authorization": f"Bearer {setup.access_token}"}
                 await _load(name, project_id)
                 since, until = window()
                 url = f"/api/v1/projects/{project_id}/metrics?since={since}&until={until}"

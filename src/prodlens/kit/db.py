@@ -251,17 +251,6 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await _write_durable(database, durable)
 
 
-async def plan_for_actual_parameters(session: AsyncSession) -> None:
-    """Have PostgreSQL plan this transaction's queries for the parameters they run with.
-
-    asyncpg prepares every statement, and after five runs PostgreSQL may switch to a
-    generic plan; for the KPI aggregates over a time window that plan cost about 1.25x
-    the CPU of custom ones (bench/bench_kpi_plans.py). Other backends: nothing to do.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-
-
 async def _write_durable(database: Database, writes: list[DurableWrite]) -> None:
     for write in writes:
         # One transaction each: a failing write must not take the others with it, nor
@@ -273,6 +262,17 @@ async def _write_durable(database: Database, writes: list[DurableWrite]) -> None
                 await write(session)
         except Exception:
             log.exception("durable_write_failed")
+
+
+async def plan_for_actual_parameters(session: AsyncSession) -> None:
+    """Have PostgreSQL plan this transaction's queries for the parameters they run with.
+
+    asyncpg prepares every statement, and after five runs PostgreSQL may switch to a
+    generic plan; for the KPI aggregates over a time window that plan cost about 1.25x
+    the CPU of custom ones (bench/bench_kpi_plans.py). Other backends: nothing to do.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
