@@ -23,7 +23,6 @@ from urllib.parse import parse_qs
 import anyio.to_thread
 from pydantic import ValidationError
 from sqlalchemy import String, cast, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics.models import Commit, PullRequest, WebhookDelivery
@@ -41,7 +40,7 @@ from prodlens.integrations.schemas import (
 )
 from prodlens.integrations.sealing import seal, unseal
 from prodlens.kit.clock import Clock
-from prodlens.kit.db import Base
+from prodlens.kit.db import insert_ignoring_conflicts
 from prodlens.kit.errors import MalformedJson, ProblemError
 from prodlens.projects.models import Project
 
@@ -177,11 +176,6 @@ async def integration_status(
 # --- rows shared with the backfill -------------------------------------------------------
 
 
-def _insert(session: AsyncSession, model: type[Base]) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 def first_line(message: str, limit: int = 500) -> str:
     return message.strip().split("\n", 1)[0].strip()[:limit]
 
@@ -211,11 +205,9 @@ async def store_commits(
     }
     if not rows:
         return 0
-    statement = (
-        _insert(session, Commit)
-        .on_conflict_do_nothing(index_elements=["project_id", "repo", "sha"])
-        .returning(Commit.sha)
-    )
+    statement = insert_ignoring_conflicts(
+        session, Commit, index_elements=["project_id", "repo", "sha"]
+    ).returning(Commit.sha)
     values = list(rows.values())
     inserted = 0
     for start in range(0, len(values), _CHUNK):
@@ -246,7 +238,9 @@ async def upsert_pull_request(
     # ON CONFLICT rather than a savepoint: a concurrent first delivery of the same pull
     # request waits for the other transaction and then finds the row to update.
     new_id = await session.scalar(
-        _insert(session, PullRequest)
+        insert_ignoring_conflicts(
+            session, PullRequest, index_elements=["project_id", "repo", "number"]
+        )
         .values(
             project_id=project_id,
             repo=repo,
@@ -254,7 +248,6 @@ async def upsert_pull_request(
             reopened_count=int(reopened),
             **_pull_fields(pr),
         )
-        .on_conflict_do_nothing(index_elements=["project_id", "repo", "number"])
         .returning(PullRequest.id)
     )
     if new_id is not None:
@@ -376,14 +369,13 @@ async def receive(
     # waits for this transaction), inserts nothing and changes nothing; a delivery that
     # fails leaves no trace and can be redelivered.
     recorded = await session.scalar(
-        _insert(session, WebhookDelivery)
+        insert_ignoring_conflicts(session, WebhookDelivery, index_elements=["delivery_id"])
         .values(
             delivery_id=delivery.delivery_id,
             project_id=project.id,
             event=event[:32],
             received_at=clock.now(),
         )
-        .on_conflict_do_nothing(index_elements=["delivery_id"])
         .returning(WebhookDelivery.delivery_id)
     )
     if recorded is None:

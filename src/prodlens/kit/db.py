@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event, text
+from sqlalchemy import DateTime, Dialect, MetaData, Table, TypeDecorator, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -69,6 +70,31 @@ class UtcDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcDateTime}  # noqa: RUF012 (SQLAlchemy's declared hook)
+
+
+DialectInsert = postgresql.Insert | sqlite.Insert
+
+
+def dialect_insert(session: AsyncSession, model: type[Base]) -> DialectInsert:
+    """INSERT into `model`'s table with the session's dialect's ON CONFLICT clauses
+    (PostgreSQL and SQLite spell them alike).
+
+    On the Table, not the mapped class: a Core statement, which skips the ORM's
+    bulk-insert path when executed with a list of parameter sets."""
+    table = cast(Table, model.__table__)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_ignoring_conflicts(
+    session: AsyncSession, model: type[Base], *, index_elements: Sequence[str]
+) -> DialectInsert:
+    """INSERT ... ON CONFLICT (index_elements) DO NOTHING: a row already there (a retry,
+    a replay, a concurrent writer's) is skipped, and RETURNING yields only new rows."""
+    return dialect_insert(session, model).on_conflict_do_nothing(
+        index_elements=list(index_elements)
+    )
 
 
 log = structlog.get_logger(__name__)

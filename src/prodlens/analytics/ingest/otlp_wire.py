@@ -1,4 +1,5 @@
-"""OTLP/HTTP trace export requests in (protobuf or JSON) and their responses out.
+"""OTLP/HTTP trace export requests in (protobuf or JSON, maybe compressed) and their
+responses out.
 
 The protobuf form is parsed with `opentelemetry-proto`. The JSON form is walked
 by hand: OTLP's JSON differs from protobuf's canonical JSON mapping (ids are
@@ -8,7 +9,10 @@ hex, not base64), and walking it lets one malformed span be rejected alone.
 from __future__ import annotations
 
 import base64
+import json
+import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
@@ -22,7 +26,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from prodlens.analytics.ingest import otlp
 from prodlens.analytics.ingest.events import Rejection
-from prodlens.kit.errors import ProblemError
+from prodlens.kit.errors import (
+    BadRequest,
+    MalformedJson,
+    PayloadTooLarge,
+    ProblemError,
+    UnsupportedMediaType,
+)
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -172,6 +182,55 @@ def items_from_json(document: Any) -> list[Item]:
 
 def is_otlp_json(document: Any) -> bool:
     return isinstance(document, Mapping) and _get(document, "resourceSpans") is not None
+
+
+# --- request body -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    protobuf: bool  # the response is sent in the request's encoding
+    items: list[Item]
+
+
+def decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    """gzip/deflate bodies (an OTel Collector compresses by default), capped at the
+    ingest body limit so a small compressed body cannot expand without bound."""
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported.")
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        raise BadRequest(f"The body is not valid {encoding} data.") from None
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"The decompressed body exceeds {limit} bytes.")
+    return data
+
+
+def _is_protobuf(media_type: str, body: bytes) -> bool:
+    if media_type in (PROTOBUF, "application/protobuf"):
+        return True
+    if media_type == JSON or media_type.endswith("+json"):
+        return False
+    if not media_type:  # OTLP requires a content type; be lenient and look
+        return not body.lstrip().startswith(b"{")
+    raise UnsupportedMediaType("Send application/x-protobuf or application/json (OTLP/HTTP).")
+
+
+def decode_request(body: bytes, media_type: str, encoding: str, limit: int) -> ExportRequest:
+    """An export request from its body, bare lower-case `Content-Type` and
+    `Content-Encoding`; `limit` caps the decompressed size."""
+    body = decompress(body, encoding, limit)
+    if _is_protobuf(media_type, body):
+        return ExportRequest(protobuf=True, items=items_from_protobuf(body))
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise MalformedJson("The body is not an OTLP/JSON document.") from None
+    return ExportRequest(protobuf=False, items=items_from_json(document))
 
 
 # --- response ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Reading an ingest request body: JSON (array, object, `{"events": [...]}`) or NDJSON,
+"""Reading a JSON ingest request body: one JSON document or NDJSON (one per line),
 parsed off the event loop when large."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from typing import Any
 import anyio.to_thread
 from fastapi import Request
 
-from prodlens.analytics.ingest.service import InvalidBatch
 from prodlens.kit.errors import MalformedJson
 
 _PARSE_INLINE_BYTES = 64 * 1024
@@ -41,16 +40,3 @@ async def read_json(request: Request) -> Any:
     if len(body) > _PARSE_INLINE_BYTES:
         return await anyio.to_thread.run_sync(_parse, body)
     return _parse(body)
-
-
-def as_items(document: Any, *, key: str = "events") -> list[Any]:
-    """A list of items from `[...]`, `{"events": [...]}` or a single object."""
-    if isinstance(document, list):
-        return document
-    if isinstance(document, dict):
-        inner = document.get(key)
-        if isinstance(inner, list):
-            return inner
-        if inner is None:
-            return [document]
-    raise InvalidBatch(f"Send a JSON array, an object with {key!r}, or a single event.")

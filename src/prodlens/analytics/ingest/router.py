@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics.ingest import service
-from prodlens.analytics.ingest.payload import as_items, read_json
+from prodlens.analytics.ingest.payload import read_json
 from prodlens.analytics.ingest.service import BatchTooLarge, IngestResponse, InvalidBatch
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
@@ -21,14 +21,26 @@ from prodlens.projects.router import SCOPED
 from prodlens.ratelimit.enforce import enforce_request
 from prodlens.ratelimit.limiter import RateLimited
 
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["ingest"],
-    route_class=InstrumentedRoute,
-    responses=problem_responses(
-        NotAuthenticated, MalformedJson, InvalidBatch, BatchTooLarge, PayloadTooLarge, RateLimited
-    ),
-)
+
+def new_ingest_router() -> APIRouter:
+    """What every ingest router shares: prefix, tag, route class and the problems any
+    ingest route can answer."""
+    return APIRouter(
+        prefix="/api/v1",
+        tags=["ingest"],
+        route_class=InstrumentedRoute,
+        responses=problem_responses(
+            NotAuthenticated,
+            MalformedJson,
+            InvalidBatch,
+            BatchTooLarge,
+            PayloadTooLarge,
+            RateLimited,
+        ),
+    )
+
+
+router = new_ingest_router()
 NATIVE_BODY = {
     "required": True,
     "content": {
@@ -71,17 +83,15 @@ async def ingest_json(
     """A JSON batch (array, `{"events": [...]}`, single object or NDJSON), each item
     mapped to the native shape by `adapt` when the format needs it."""
     await limit_ingest(request, context)
-    items = as_items(await read_json(request))
-    service.check_size(items)
-    if adapt is not None:
-        items = [adapt(item) for item in items]
-    return await service.ingest(
-        session, context.project, items, source=source, clock=request.app.state.clock
+    document = await read_json(request)
+    return await service.ingest_document(
+        session,
+        context.project,
+        document,
+        source=source,
+        clock=request.app.state.clock,
+        adapt=adapt,
     )
-
-
-async def _native(request: Request, context: ProjectContext, session: SessionDep) -> IngestResponse:
-    return await ingest_json(request, context, session, source="native")
 
 
 @router.post(
@@ -94,7 +104,7 @@ async def _native(request: Request, context: ProjectContext, session: SessionDep
 async def ingest_events(
     request: Request, context: ProjectIngest, session: SessionDep
 ) -> IngestResponse:
-    return await _native(request, context, session)
+    return await ingest_json(request, context, session, source="native")
 
 
 @router.post(
@@ -106,4 +116,4 @@ async def ingest_events(
 async def ingest_events_with_key(
     request: Request, context: IngestKey, session: SessionDep
 ) -> IngestResponse:
-    return await _native(request, context, session)
+    return await ingest_json(request, context, session, source="native")

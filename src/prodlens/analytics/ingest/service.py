@@ -1,15 +1,22 @@
-"""Ingesting a batch: normalize each item, store the valid ones, answer per item."""
+"""Ingesting a batch: normalize each item, store the valid ones, answer per item.
+
+`ingest` takes native-shaped items; `ingest_document` a parsed JSON body in any
+of the JSON formats, `ingest_otlp_traces` an OTLP/HTTP trace export body.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
 
+import anyio.to_thread
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prodlens.analytics.ingest import otlp_wire
 from prodlens.analytics.ingest.events import MAX_BATCH, Rejection, normalize
 from prodlens.analytics.ingest.store import store_events
 from prodlens.analytics.pricing import project_prices
@@ -49,9 +56,25 @@ class IngestResponse(BaseModel):
     results: list[ItemResult]
 
 
+_DECODE_INLINE_BYTES = 64 * 1024
+
+
 def check_size(items: Sequence[Any]) -> None:
     if len(items) > MAX_BATCH:
         raise BatchTooLarge(f"Send at most {MAX_BATCH} events per batch ({len(items)} sent).")
+
+
+def as_items(document: Any, *, key: str = "events") -> list[Any]:
+    """A list of items from `[...]`, `{"events": [...]}` or a single object."""
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        inner = document.get(key)
+        if isinstance(inner, list):
+            return inner
+        if inner is None:
+            return [document]
+    raise InvalidBatch(f"Send a JSON array, an object with {key!r}, or a single event.")
 
 
 async def ingest(
@@ -119,3 +142,57 @@ async def ingest(
             ended = row["ended_at"] or row["started_at"]
             metrics.INGEST_DELAY.observe(max((now - ended).total_seconds(), 0))
     return IngestResponse(summary=IngestSummary(received=len(items), **counts), results=results)
+
+
+async def ingest_document(
+    session: AsyncSession,
+    project: Project,
+    document: Any,
+    *,
+    source: str,
+    clock: Clock,
+    adapt: Callable[[Any], Any] | None = None,
+) -> IngestResponse:
+    """A parsed JSON batch (array, `{"events": [...]}` or single object), each item
+    mapped to the native shape by `adapt` when the format needs it."""
+    items = as_items(document)
+    check_size(items)  # before adapting: an oversized batch costs no mapping
+    if adapt is not None:
+        items = [adapt(item) for item in items]
+    return await ingest(session, project, items, source=source, clock=clock)
+
+
+@dataclass(frozen=True)
+class OtlpResponse:
+    content: bytes
+    media_type: str
+
+
+async def ingest_otlp_traces(
+    session: AsyncSession,
+    project: Project,
+    body: bytes,
+    *,
+    media_type: str,
+    encoding: str,
+    limit: int,
+    clock: Clock,
+) -> OtlpResponse:
+    """An OTLP/HTTP trace export request's body (`media_type` bare and lower case,
+    `limit` the decompressed size allowed) → its export response."""
+    if len(body) > _DECODE_INLINE_BYTES or encoding:
+        request = await anyio.to_thread.run_sync(
+            otlp_wire.decode_request, body, media_type, encoding, limit
+        )
+    else:
+        request = otlp_wire.decode_request(body, media_type, encoding, limit)
+    rejected: list[tuple[str | None, str]] = []
+    # An exporter cannot be asked to split its batch: store it in slices of the
+    # batch limit, all in the caller's one transaction.
+    for start in range(0, len(request.items), MAX_BATCH):
+        result = await ingest(
+            session, project, request.items[start : start + MAX_BATCH], source="otlp", clock=clock
+        )
+        rejected += [(r.event_id, r.reason or "") for r in result.results if r.status == "rejected"]
+    content = otlp_wire.export_response(rejected, protobuf=request.protobuf)
+    return OtlpResponse(content, otlp_wire.PROTOBUF if request.protobuf else otlp_wire.JSON)

@@ -17,10 +17,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics import latency
@@ -31,7 +30,7 @@ from prodlens.analytics.models import (
     HourlyRollup,
     LlmSession,
 )
-from prodlens.kit.db import Base
+from prodlens.kit.db import dialect_insert, insert_ignoring_conflicts
 
 _ROLLUP_KEY = ("project_id", "period_start", "developer_id", "model")
 _ROLLUP_SUMS = (*ROLLUP_COUNTERS, *latency.COLUMNS)
@@ -51,15 +50,6 @@ class StoreResult:
     inserted: set[str]  # event_ids newly stored; the others were already there
 
 
-def _insert(session: AsyncSession, model: type[Base]) -> Any:
-    """INSERT with the dialect's ON CONFLICT support (PostgreSQL and SQLite alike).
-
-    On the model's Table: a Core statement, which skips the ORM's bulk-insert path."""
-    dialect = session.get_bind().dialect.name
-    table = cast(Table, model.__table__)
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 async def store_events(
     session: AsyncSession, project_id: str, rows: Sequence[dict[str, Any]]
 ) -> StoreResult:
@@ -68,11 +58,9 @@ async def store_events(
     if not rows:
         return StoreResult(set())
     table = Event.__table__
-    statement = (
-        _insert(session, Event)
-        .on_conflict_do_nothing(index_elements=["project_id", "event_id"])
-        .returning(table.c.event_id)
-    )
+    statement = insert_ignoring_conflicts(
+        session, Event, index_elements=["project_id", "event_id"]
+    ).returning(table.c.event_id)
     result = await session.execute(statement, [{**row, "project_id": project_id} for row in rows])
     inserted = set(result.scalars())
     new_rows = [row for row in rows if row["event_id"] in inserted]
@@ -133,7 +121,7 @@ async def _fold_rollups(
         values = [
             dict(zip(_ROLLUP_KEY, key, strict=True)) | sums for key, sums in sorted(totals.items())
         ]
-        insert = _insert(session, model)
+        insert = dialect_insert(session, model)
         statement = insert.on_conflict_do_update(
             index_elements=list(_ROLLUP_KEY),
             set_={name: table.c[name] + insert.excluded[name] for name in _ROLLUP_SUMS},
@@ -168,7 +156,7 @@ async def _fold_sessions(
     if not sessions:
         return
     table = LlmSession.__table__
-    insert = _insert(session, LlmSession)
+    insert = dialect_insert(session, LlmSession)
     postgres = session.get_bind().dialect.name == "postgresql"
     # PostgreSQL's LEAST/GREATEST are SQLite's two-argument min/max.
     least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
