@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth import emails
 from prodlens.auth.errors import InvalidOneTimeToken
 from prodlens.auth.models import OneTimeToken, TokenPurpose, User
 from prodlens.auth.runtime import AuthRuntime
 from prodlens.auth.service import email_key, issue_one_time_token, set_password
 from prodlens.auth.tokens import hash_secret
+from prodlens.kit.client import ClientInfo
 from prodlens.observability import metrics
 
 

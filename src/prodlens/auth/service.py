@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth import emails
 from prodlens.auth.devices import describe_device
 from prodlens.auth.errors import (
@@ -32,6 +31,7 @@ from prodlens.auth.models import AuthSession, OneTimeToken, RefreshToken, Role, 
 from prodlens.auth.passwords import check_policy, context_words
 from prodlens.auth.runtime import AuthRuntime
 from prodlens.auth.tokens import hash_secret, new_secret
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.db import after_commit, even_if_rolled_back
 from prodlens.kit.mailer import Email
 from prodlens.observability import metrics

@@ -15,7 +15,7 @@ from fastapi import Request
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from prodlens.audit.service import ClientInfo
+from prodlens.kit.client import ClientInfo
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _FORWARDED_FOR = re.compile(r'for="?\[?([^\]";,]+)', re.IGNORECASE)

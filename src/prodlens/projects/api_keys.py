@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth.models import User
 from prodlens.auth.tokens import hash_secret
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.clock import Clock
 from prodlens.kit.ids import is_valid_id
 from prodlens.projects import keys

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth.models import User
 from prodlens.auth.service import find_by_identifier
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.clock import Clock
 from prodlens.projects.errors import (
     AlreadyMember,

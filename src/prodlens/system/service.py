@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth.models import User
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.clock import Clock
 from prodlens.system.models import SystemFlag
 

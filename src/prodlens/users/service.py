@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth import service as accounts
 from prodlens.auth.models import Role, User
 from prodlens.auth.runtime import AuthRuntime
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.errors import NotFound, ProblemError
 from prodlens.users.schemas import UserCreate, UserUpdate
 
