@@ -21,8 +21,7 @@ from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
 from prodlens.kit.errors import problem_responses
 from prodlens.kit.pagination import InvalidSort, Page, PageDep
-from prodlens.projects.deps import ProjectReader
-from prodlens.projects.router import SCOPED
+from prodlens.projects.deps import SCOPED, ProjectReader
 
 router = APIRouter(
     prefix="/api/v1/projects/{project_id}",

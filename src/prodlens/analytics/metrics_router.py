@@ -30,8 +30,7 @@ from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
 from prodlens.kit.errors import problem_responses
-from prodlens.projects.deps import ProjectMaintainer, ProjectReader
-from prodlens.projects.router import SCOPED
+from prodlens.projects.deps import SCOPED, ProjectMaintainer, ProjectReader
 
 router = APIRouter(
     prefix="/api/v1/projects/{project_id}/metrics",

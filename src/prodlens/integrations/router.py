@@ -20,22 +20,11 @@ from prodlens.integrations.schemas import (
 )
 from prodlens.kit.db import SessionDep
 from prodlens.kit.errors import MalformedJson, PayloadTooLarge, problem_responses
-from prodlens.projects.deps import ProjectContext, ProjectMaintainer, ProjectViewer
-from prodlens.projects.errors import (
-    ApiKeyScopeMissing,
-    InvalidApiKey,
-    ProjectNotFound,
-    ProjectRoleRequired,
-)
+from prodlens.projects.deps import SCOPED, ProjectContext, ProjectMaintainer, ProjectViewer
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"], route_class=InstrumentedRoute)
-_SCOPED = (
-    NotAuthenticated,
-    ProjectNotFound,
-    ProjectRoleRequired,
-    InvalidApiKey,
-    ApiKeyScopeMissing,
-)
+# The member routes; the webhook answers for its signature alone.
+_MEMBER_ERRORS = (NotAuthenticated, *SCOPED)
 _SETTINGS = "/projects/{project_id}/integrations/github"
 _WEBHOOK_BODY = {
     "required": True,
@@ -106,7 +95,7 @@ async def github_webhook(
     _SETTINGS,
     response_model=GitHubIntegration,
     summary="The project's GitHub webhook: configured or not, repositories, last delivery",
-    responses=problem_responses(*_SCOPED),
+    responses=problem_responses(*_MEMBER_ERRORS),
 )
 async def get_github_integration(
     request: Request, context: ProjectViewer, session: SessionDep
@@ -118,7 +107,7 @@ async def get_github_integration(
     _SETTINGS,
     response_model=GitHubIntegrationCreated,
     summary="Set or rotate the webhook secret (maintainers); shown in this response only",
-    responses=problem_responses(*_SCOPED),
+    responses=problem_responses(*_MEMBER_ERRORS),
 )
 async def set_github_webhook_secret(
     body: WebhookSecretSet, request: Request, context: ProjectMaintainer, session: SessionDep
@@ -141,7 +130,7 @@ async def set_github_webhook_secret(
     _SETTINGS,
     status_code=204,
     summary="Remove the webhook secret (maintainers): deliveries are refused from then on",
-    responses=problem_responses(*_SCOPED),
+    responses=problem_responses(*_MEMBER_ERRORS),
 )
 async def delete_github_integration(
     request: Request, context: ProjectMaintainer, session: SessionDep

@@ -134,3 +134,6 @@ ProjectIngest = Annotated[
     ProjectContext, ProjectAccess(ProjectRole.MAINTAINER, key_scope=KeyScope.INGEST)
 ]
 IngestKey = Annotated[ProjectContext, KeyAccess(KeyScope.INGEST)]
+
+# Every project-scoped route can answer these (see ProjectAccess).
+SCOPED = (ProjectNotFound, ProjectRoleRequired, InvalidApiKey, ApiKeyScopeMissing)

@@ -12,10 +12,9 @@ from prodlens.kit.db import SessionDep
 from prodlens.kit.errors import problem_responses
 from prodlens.kit.pagination import InvalidSort, Page, PageDep, order_by, paginate
 from prodlens.projects import items
-from prodlens.projects.deps import ProjectMaintainer, ProjectReader
+from prodlens.projects.deps import SCOPED, ProjectMaintainer, ProjectReader
 from prodlens.projects.errors import InvalidAssignee, ItemNotFound
 from prodlens.projects.models import WorkItem
-from prodlens.projects.router import SCOPED
 from prodlens.projects.schemas import ItemCreate, ItemPublic, ItemStatusName, ItemUpdate
 
 router = APIRouter(

@@ -10,9 +10,8 @@ from prodlens.http.client_ip import client_info
 from prodlens.kit.db import SessionDep
 from prodlens.kit.errors import problem_responses
 from prodlens.projects import api_keys
-from prodlens.projects.deps import ProjectMaintainer
+from prodlens.projects.deps import SCOPED, ProjectMaintainer
 from prodlens.projects.errors import ApiKeyNotFound
-from prodlens.projects.router import SCOPED
 from prodlens.projects.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
 router = APIRouter(

@@ -16,6 +16,7 @@ from prodlens.kit.errors import problem_responses
 from prodlens.kit.pagination import InvalidSort, Page, PageDep, order_by, paginate
 from prodlens.projects import service
 from prodlens.projects.deps import (
+    SCOPED,
     ProjectContext,
     ProjectMaintainer,
     ProjectOwner,
@@ -24,11 +25,8 @@ from prodlens.projects.deps import (
 )
 from prodlens.projects.errors import (
     AlreadyMember,
-    ApiKeyScopeMissing,
-    InvalidApiKey,
     LastOwner,
     MemberNotFound,
-    ProjectNotFound,
     ProjectRoleRequired,
     SlugTaken,
     UserToAddNotFound,
@@ -52,8 +50,6 @@ router = APIRouter(
     route_class=InstrumentedRoute,
     responses=problem_responses(NotAuthenticated),
 )
-# Every project-scoped route can answer these (see ProjectAccess).
-SCOPED = (ProjectNotFound, ProjectRoleRequired, InvalidApiKey, ApiKeyScopeMissing)
 
 SORTABLE = {
     "name": Project.name,

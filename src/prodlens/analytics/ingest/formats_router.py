@@ -29,8 +29,7 @@ from prodlens.kit.errors import (
     UnsupportedMediaType,
     problem_responses,
 )
-from prodlens.projects.deps import IngestKey, ProjectContext, ProjectIngest
-from prodlens.projects.router import SCOPED
+from prodlens.projects.deps import SCOPED, IngestKey, ProjectContext, ProjectIngest
 from prodlens.ratelimit.limiter import RateLimited
 
 router = APIRouter(
