@@ -56,7 +56,7 @@ class Principal:
 
 async def authenticate_request(
     request: Request,
-    rt: AuthDep,
+    runtime: AuthDep,
     bearer: Annotated[str | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Principal:
@@ -64,15 +64,15 @@ async def authenticate_request(
     if not token:
         raise NotAuthenticated("Send `Authorization: Bearer <access token>` or sign in.")
     try:
-        claims = rt.keys.verify_access(token)
+        claims = runtime.keys.verify_access(token)
     except InvalidToken as exc:
         log.info("access_token_rejected", reason=str(exc))
         raise InvalidAccessToken() from None
-    if await rt.revocations.is_revoked(claims.session_id):
+    if await runtime.revocations.is_revoked(claims.session_id):
         raise InvalidAccessToken("This session has been signed out.")
     via_cookie = bearer is None
     if via_cookie and request.method not in SAFE_METHODS:
-        check_csrf(request, rt.settings, claims.session_id)
+        check_csrf(request, runtime.settings, claims.session_id)
     return Principal(claims.user_id, claims.session_id, via_cookie)
 
 
@@ -112,13 +112,13 @@ async def is_admin_request(scope: Scope) -> bool:
     token = bearer if scheme.lower() == "bearer" else request.cookies.get(ACCESS_COOKIE)
     if not token:
         return False
-    rt: AuthRuntime = app_state.auth
+    runtime: AuthRuntime = app_state.auth
     try:
-        claims = rt.keys.verify_access(token)
+        claims = runtime.keys.verify_access(token)
     except InvalidToken:
         return False
-    if await rt.revocations.is_revoked(claims.session_id):
+    if await runtime.revocations.is_revoked(claims.session_id):
         return False
-    async with rt.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         user = await session.get(User, claims.user_id)
     return user is not None and user.is_active and user.role == Role.ADMIN

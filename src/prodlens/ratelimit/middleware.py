@@ -37,9 +37,9 @@ def client_key(scope: Scope) -> str:
     else:
         token = token or Request(scope).cookies.get(ACCESS_COOKIE, "")
         if token:
-            rt: AuthRuntime = scope["app"].state.auth
+            runtime: AuthRuntime = scope["app"].state.auth
             try:
-                return f"user:{rt.keys.verify_access(token).user_id}"
+                return f"user:{runtime.keys.verify_access(token).user_id}"
             except InvalidToken:
                 pass
     return f"ip:{scope_client_ip(scope)}"

@@ -75,9 +75,11 @@ async def list_users(
     responses=problem_responses(WeakPassword, UsernameTaken, EmailTaken),
 )
 async def create_user(
-    body: UserCreate, request: Request, admin: AdminUser, session: SessionDep, rt: AuthDep
+    body: UserCreate, request: Request, admin: AdminUser, session: SessionDep, runtime: AuthDep
 ) -> UserAdminView:
-    user = await service.create(session, rt, admin=admin, data=body, client=client_info(request))
+    user = await service.create(
+        session, runtime, admin=admin, data=body, client=client_info(request)
+    )
     return UserAdminView.model_validate(user)
 
 
@@ -103,11 +105,11 @@ async def update_user(
     request: Request,
     admin: AdminUser,
     session: SessionDep,
-    rt: AuthDep,
+    runtime: AuthDep,
 ) -> UserAdminView:
     user = await service.get_user(session, user_id)
     updated = await service.update(
-        session, rt, admin=admin, user=user, changes=body, client=client_info(request)
+        session, runtime, admin=admin, user=user, changes=body, client=client_info(request)
     )
     return UserAdminView.model_validate(updated)
 
@@ -119,10 +121,10 @@ async def update_user(
     responses=problem_responses(UserNotFound, LastAdmin, SelfChange),
 )
 async def delete_user(
-    user_id: str, request: Request, admin: AdminUser, session: SessionDep, rt: AuthDep
+    user_id: str, request: Request, admin: AdminUser, session: SessionDep, runtime: AuthDep
 ) -> Response:
     user = await service.get_user(session, user_id)
-    await service.delete(session, rt, admin=admin, user=user, client=client_info(request))
+    await service.delete(session, runtime, admin=admin, user=user, client=client_info(request))
     return Response(status_code=204)
 
 
@@ -133,10 +135,10 @@ async def delete_user(
     responses=problem_responses(UserNotFound),
 )
 async def unlock_user(
-    user_id: str, request: Request, admin: AdminUser, session: SessionDep, rt: AuthDep
+    user_id: str, request: Request, admin: AdminUser, session: SessionDep, runtime: AuthDep
 ) -> Response:
     user = await service.get_user(session, user_id)
-    await service.unlock(session, rt, admin=admin, user=user, client=client_info(request))
+    await service.unlock(session, runtime, admin=admin, user=user, client=client_info(request))
     return Response(status_code=204)
 
 
@@ -147,8 +149,8 @@ async def unlock_user(
     responses=problem_responses(UserNotFound),
 )
 async def user_sessions(
-    user_id: str, admin: AdminUser, session: SessionDep, rt: AuthDep
+    user_id: str, admin: AdminUser, session: SessionDep, runtime: AuthDep
 ) -> list[SessionPublic]:
     user = await service.get_user(session, user_id)
-    rows = await accounts.list_open_sessions(session, rt, user.id)
+    rows = await accounts.list_open_sessions(session, runtime, user.id)
     return [SessionPublic.of(row, current_id=None) for row in rows]
