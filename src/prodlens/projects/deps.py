@@ -24,7 +24,8 @@ from prodlens.auth.deps import (
 )
 from prodlens.auth.models import User
 from prodlens.kit.db import SessionDep
-from prodlens.projects import keys
+from prodlens.projects import api_keys_service
+from prodlens.projects.api_key_format import looks_like_key
 from prodlens.projects.errors import (
     ApiKeyScopeMissing,
     InvalidApiKey,
@@ -66,12 +67,12 @@ def ProjectAccess(role: ProjectRole, *, key_scope: KeyScope | None = None) -> An
         cookie: Annotated[str | None, Depends(cookie_scheme)],
         api_key: Annotated[str | None, Depends(api_key_scheme)],
     ) -> ProjectContext:
-        presented = api_key or (bearer if bearer and keys.looks_like_key(bearer) else None)
+        presented = api_key or (bearer if bearer and looks_like_key(bearer) else None)
         if presented is not None:
-            key = await keys.authenticate(session, presented, now=runtime.clock.now())
-            if keys.needs_touch(key, runtime.clock.now()):
+            key = await api_keys_service.authenticate(session, presented, now=runtime.clock.now())
+            if api_keys_service.needs_touch(key, runtime.clock.now()):
                 runtime.tasks.spawn(
-                    keys.touch(runtime.sessionmaker, key.id, runtime.clock.now()),
+                    api_keys_service.touch(runtime.sessionmaker, key.id, runtime.clock.now()),
                     name="api_key_used",
                 )
             project = await find_project(session, project_id)
@@ -109,13 +110,14 @@ def KeyAccess(scope: KeyScope) -> Any:
         bearer: Annotated[str | None, Depends(bearer_scheme)],
         api_key: Annotated[str | None, Depends(api_key_scheme)],
     ) -> ProjectContext:
-        presented = api_key or (bearer if bearer and keys.looks_like_key(bearer) else None)
+        presented = api_key or (bearer if bearer and looks_like_key(bearer) else None)
         if presented is None:
             raise InvalidApiKey("Send a project API key as X-API-Key or Bearer pl_….")
-        key = await keys.authenticate(session, presented, now=runtime.clock.now())
-        if keys.needs_touch(key, runtime.clock.now()):
+        key = await api_keys_service.authenticate(session, presented, now=runtime.clock.now())
+        if api_keys_service.needs_touch(key, runtime.clock.now()):
             runtime.tasks.spawn(
-                keys.touch(runtime.sessionmaker, key.id, runtime.clock.now()), name="api_key_used"
+                api_keys_service.touch(runtime.sessionmaker, key.id, runtime.clock.now()),
+                name="api_key_used",
             )
         if scope not in key.scopes:
             raise ApiKeyScopeMissing(f"This needs a key with the {scope.value!r} scope.")

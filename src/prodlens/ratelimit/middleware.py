@@ -18,7 +18,7 @@ from prodlens.auth.runtime import AuthRuntime
 from prodlens.auth.tokens import InvalidToken
 from prodlens.http.client_ip import scope_client_ip
 from prodlens.kit.errors import correlation_id_of, problem_response
-from prodlens.projects.keys import looks_like_key, prefix_of
+from prodlens.projects.api_key_format import looks_like_key, prefix_of
 from prodlens.ratelimit.enforce import enforce
 from prodlens.ratelimit.limiter import STATE_KEY, RateLimited
 
