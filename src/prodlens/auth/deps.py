@@ -18,10 +18,11 @@ from starlette.types import Scope
 from prodlens.auth.cookies import ACCESS_COOKIE, SAFE_METHODS, check_csrf
 from prodlens.auth.errors import AdminRequired, InvalidAccessToken, NotAuthenticated
 from prodlens.auth.models import Role, User
-from prodlens.auth.runtime import AuthRuntime
+from prodlens.auth.runtime import AuthRuntime, app_auth_runtime
 from prodlens.auth.tokens import InvalidToken
 from prodlens.kit.db import SessionDep
 from prodlens.ratelimit.enforce import enforce_request
+from prodlens.ratelimit.plans import app_plan_book
 
 log = structlog.get_logger(__name__)
 
@@ -39,9 +40,8 @@ cookie_scheme = APIKeyCookie(
 )
 
 
-def _auth_runtime(request: Request) -> AuthRuntime:
-    runtime: AuthRuntime = request.app.state.auth
-    return runtime
+async def _auth_runtime(request: Request) -> AuthRuntime:
+    return app_auth_runtime(request.scope)
 
 
 AuthDep = Annotated[AuthRuntime, Depends(_auth_runtime)]
@@ -85,7 +85,8 @@ async def load_current_user(request: Request, principal: PrincipalDep, session: 
         raise InvalidAccessToken()
     # Every authenticated request counts against the user's plan (tier); admins are not
     # metered, so an incident never locks them out of the tools to handle it.
-    budget = None if user.role == Role.ADMIN else await request.app.state.plans.budget(user.tier)
+    plans = app_plan_book(request.scope)
+    budget = None if user.role == Role.ADMIN else await plans.budget(user.tier)
     if budget is not None:
         await enforce_request(request, "plan", f"user:{user.id}", item=budget)
     return user
@@ -106,13 +107,12 @@ AdminUser = Annotated[User, Depends(_admin_user)]
 async def is_admin_request(scope: Scope) -> bool:
     """Whether a raw request carries a live admin session (maintenance mode lets it in)."""
     request = Request(scope)
-    app_state = request.app.state
     authorization = request.headers.get("authorization", "")
     scheme, _, bearer = authorization.partition(" ")
     token = bearer if scheme.lower() == "bearer" else request.cookies.get(ACCESS_COOKIE)
     if not token:
         return False
-    runtime: AuthRuntime = app_state.auth
+    runtime = app_auth_runtime(scope)
     try:
         claims = runtime.keys.verify_access(token)
     except InvalidToken:
