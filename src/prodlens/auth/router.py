@@ -54,8 +54,9 @@ from prodlens.auth.schemas import (
 )
 from prodlens.auth.service import IssuedTokens, NewAccount
 from prodlens.http.access import InstrumentedRoute
-from prodlens.http.client_ip import client_info
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClientDep
 from prodlens.kit.errors import MalformedJson, UnsupportedMediaType, problem_responses
 from prodlens.ratelimit.deps import limit_by_ip
 from prodlens.ratelimit.enforce import enforce_request
@@ -136,10 +137,10 @@ def _bearer(tokens: IssuedTokens) -> TokenResponse:
     responses=problem_responses(WeakPassword, UsernameTaken, RateLimited),
 )
 async def register(
-    body: RegisterRequest, request: Request, session: SessionDep, runtime: AuthDep
+    body: RegisterRequest, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Accepted:
     account = NewAccount(body.email, body.username, body.password, body.display_name)
-    await service.register(session, runtime, account, client_info(request))
+    await service.register(session, runtime, account, client)
     # The same answer whether or not the email already had an account.
     return Accepted(detail="Check your inbox to confirm your email address.")
 
@@ -160,7 +161,11 @@ async def register(
     ),
 )
 async def login(
-    request: Request, response: Response, session: SessionDep, runtime: AuthDep
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    runtime: AuthDep,
+    client: ClientDep,
 ) -> TokenResponse | CookieSessionResponse:
     body = await _login_request(request)
     await enforce_request(request, "login_identifier", body.username.strip().casefold())
@@ -171,7 +176,7 @@ async def login(
         runtime,
         identifier=body.username,
         password=body.password,
-        client=client_info(request),
+        client=client,
         device=body.device_name,
     )
     return _cookie_session(response, runtime, tokens) if body.use_cookies else _bearer(tokens)
@@ -189,9 +194,9 @@ async def refresh(
     response: Response,
     session: SessionDep,
     runtime: AuthDep,
+    client: ClientDep,
     body: RefreshRequest | None = None,
 ) -> TokenResponse | CookieSessionResponse:
-    client = client_info(request)
     if body is not None and body.refresh_token:
         return _bearer(
             await service.refresh(session, runtime, refresh_token=body.refresh_token, client=client)
@@ -214,21 +219,21 @@ async def refresh(
     responses=problem_responses(NotAuthenticated, CsrfRejected),
 )
 async def logout(
-    request: Request,
     principal: PrincipalDep,
     user: CurrentUser,
     session: SessionDep,
     runtime: AuthDep,
+    client: ClientDep,
 ) -> Response:
-    return await _sign_out(request, principal, user, session, runtime, everywhere=False)
+    return await _sign_out(principal, user, session, runtime, client, everywhere=False)
 
 
 async def _sign_out(
-    request: Request,
     principal: Principal,
     user: User,
     session: AsyncSession,
     runtime: AuthRuntime,
+    client: ClientInfo,
     *,
     everywhere: bool,
 ) -> Response:
@@ -238,7 +243,7 @@ async def _sign_out(
         user=user,
         session_id=principal.session_id,
         everywhere=everywhere,
-        client=client_info(request),
+        client=client,
     )
     response = Response(status_code=204)
     clear_session_cookies(response, runtime.settings)
@@ -252,13 +257,13 @@ async def _sign_out(
     responses=problem_responses(NotAuthenticated, CsrfRejected),
 )
 async def logout_all(
-    request: Request,
     principal: PrincipalDep,
     user: CurrentUser,
     session: SessionDep,
     runtime: AuthDep,
+    client: ClientDep,
 ) -> Response:
-    return await _sign_out(request, principal, user, session, runtime, everywhere=True)
+    return await _sign_out(principal, user, session, runtime, client, everywhere=True)
 
 
 @router.get(
@@ -281,10 +286,10 @@ async def list_sessions(
     responses=problem_responses(NotAuthenticated, SessionNotFound, CsrfRejected),
 )
 async def revoke_session(
-    session_id: str, request: Request, user: CurrentUser, session: SessionDep, runtime: AuthDep
+    session_id: str, user: CurrentUser, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Response:
     await service.revoke_own_session(
-        session, runtime, user=user, session_id=session_id, client=client_info(request)
+        session, runtime, user=user, session_id=session_id, client=client
     )
     return Response(status_code=204)
 
@@ -322,11 +327,11 @@ async def update_me(
 )
 async def change_password(
     body: ChangePasswordRequest,
-    request: Request,
     principal: PrincipalDep,
     user: CurrentUser,
     session: SessionDep,
     runtime: AuthDep,
+    client: ClientDep,
 ) -> Response:
     await service.change_password(
         session,
@@ -335,7 +340,7 @@ async def change_password(
         session_id=principal.session_id,
         current_password=body.current_password,
         new_password=body.new_password,
-        client=client_info(request),
+        client=client,
     )
     return Response(status_code=204)
 
@@ -349,9 +354,9 @@ async def change_password(
     responses=problem_responses(RateLimited),
 )
 async def request_password_reset(
-    body: PasswordResetRequest, request: Request, runtime: AuthDep
+    body: PasswordResetRequest, runtime: AuthDep, client: ClientDep
 ) -> Accepted:
-    recovery.request_password_reset(runtime, body.email, client_info(request))
+    recovery.request_password_reset(runtime, body.email, client)
     return Accepted(detail="If an account uses this address, a reset link is on its way.")
 
 
@@ -362,14 +367,10 @@ async def request_password_reset(
     responses=problem_responses(InvalidOneTimeToken, WeakPassword),
 )
 async def confirm_password_reset(
-    body: PasswordResetConfirm, request: Request, session: SessionDep, runtime: AuthDep
+    body: PasswordResetConfirm, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Accepted:
     await recovery.confirm_password_reset(
-        session,
-        runtime,
-        token=body.token,
-        new_password=body.new_password,
-        client=client_info(request),
+        session, runtime, token=body.token, new_password=body.new_password, client=client
     )
     return Accepted(detail="Password changed. Sign in with the new password.")
 
@@ -382,8 +383,8 @@ async def confirm_password_reset(
     dependencies=[Depends(limit_by_ip("password_reset"))],
     responses=problem_responses(RateLimited),
 )
-async def resend_verification(body: EmailRequest, request: Request, runtime: AuthDep) -> Accepted:
-    recovery.resend_verification(runtime, body.email, client_info(request))
+async def resend_verification(body: EmailRequest, runtime: AuthDep, client: ClientDep) -> Accepted:
+    recovery.resend_verification(runtime, body.email, client)
     return Accepted(detail="If an unverified account uses this address, an email is on its way.")
 
 
@@ -394,9 +395,9 @@ async def resend_verification(body: EmailRequest, request: Request, runtime: Aut
     responses=problem_responses(InvalidOneTimeToken),
 )
 async def verify_email(
-    token: str, request: Request, session: SessionDep, runtime: AuthDep
+    token: str, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> UserPublic:
     if not 16 <= len(token) <= 128:
         raise InvalidOneTimeToken("This link or code is invalid, already used or expired.")
-    user = await recovery.verify_email(session, runtime, token=token, client=client_info(request))
+    user = await recovery.verify_email(session, runtime, token=token, client=client)
     return UserPublic.model_validate(user)
