@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from prodlens.http import maintenance
 from tests.conftest import harness_for
@@ -63,3 +65,30 @@ async def test_non_admin_cannot_toggle(harness: Harness) -> None:
         "/api/v1/admin/maintenance", json={"enabled": True}, headers=user.headers
     )
     assert response.status_code == 403
+
+
+async def test_a_rolled_back_switch_leaves_this_worker_as_it_was(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker follows a change only once it is committed; told before, a failed commit
+    would leave it in maintenance, against the stored flag, until its next reload."""
+    monkeypatch.setattr(maintenance, "RELOAD_SECONDS", 3600.0)
+    admin = await harness.signup("root")
+    await harness.make_admin(admin)
+    user = await harness.signup("dev")
+
+    def refuse(_session: Session) -> None:
+        raise RuntimeError("the commit fails")
+
+    event.listen(Session, "before_commit", refuse)
+    try:
+        failed = await harness.client.put(
+            "/api/v1/admin/maintenance", json={"enabled": True}, headers=admin.headers
+        )
+    finally:
+        event.remove(Session, "before_commit", refuse)
+    assert failed.status_code == 500
+
+    state = await harness.client.get("/api/v1/admin/maintenance", headers=admin.headers)
+    assert state.json()["enabled"] is False
+    assert (await harness.client.get("/api/v1/auth/me", headers=user.headers)).status_code == 200

@@ -44,8 +44,8 @@ from prodlens.observability import metrics
 from prodlens.observability.health import router as health_router
 from prodlens.observability.logging import configure_logging
 from prodlens.openapi import CONTACT, DESCRIPTION, LICENSE, TAGS, install_openapi, operation_id
+from prodlens.projects.api_keys_router import router as api_keys_router
 from prodlens.projects.items_router import router as items_router
-from prodlens.projects.keys_router import router as keys_router
 from prodlens.projects.router import router as projects_router
 from prodlens.ratelimit.limiter import RateLimiter
 from prodlens.ratelimit.middleware import RateLimitMiddleware
@@ -199,7 +199,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(usage_router)
     app.include_router(projects_router)
     app.include_router(items_router)
-    app.include_router(keys_router)
+    app.include_router(api_keys_router)
     app.include_router(ingest_router)
     app.include_router(explore_router)
     app.include_router(metrics_router)

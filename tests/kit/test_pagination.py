@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from prodlens.app import create_app
 from prodlens.kit.db import SessionDep
-from prodlens.kit.pagination import Page, PageDep, order_by, paginate
+from prodlens.kit.pagination import Page, PageDep, Sorting, paginate_sorted
 from tests.conftest import SettingsFactory, serving
 
 
@@ -31,7 +31,7 @@ class FruitPublic(BaseModel):
     name: str
 
 
-SORTABLE = {"id": Fruit.id, "name": Fruit.name}
+SORTING = Sorting({"id": Fruit.id, "name": Fruit.name}, default="id", tiebreaker=Fruit.id)
 
 
 def with_fruit_routes(app: FastAPI) -> FastAPI:
@@ -39,10 +39,14 @@ def with_fruit_routes(app: FastAPI) -> FastAPI:
     async def list_fruits(
         session: SessionDep, params: PageDep, sort: Annotated[str | None, Query()] = None
     ) -> Page[FruitPublic]:
-        statement = select(Fruit).order_by(*order_by(sort, SORTABLE, default="id"))
-        rows, total = await paginate(session, statement, params)
-        items = [FruitPublic(id=row.id, name=row.name) for row in rows]
-        return Page[FruitPublic].build(items, total=total, params=params)
+        return await paginate_sorted(
+            session,
+            select(Fruit),
+            params,
+            sort=sort,
+            sorting=SORTING,
+            item=lambda row: FruitPublic(id=row.id, name=row.name),
+        )
 
     return app
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
 from prodlens.ratelimit import plans
 from tests.harness import Account, Harness
@@ -101,3 +104,33 @@ async def test_description_only_update_keeps_the_budget(harness: Harness) -> Non
         "/api/v1/plans/basic", json={"requests_per_hour": None}, headers=admin.headers
     )
     assert unlimited.json()["requests_per_hour"] is None
+
+
+async def test_plans_read_while_a_change_commits_are_read_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another request reading the plans while an admin's change commits sees the old
+    budget; the worker drops its cache after the commit, so it does not keep it."""
+    monkeypatch.setattr(plans, "CACHE_SECONDS", 3600.0)
+    admin = await _admin(harness)
+    book: plans.PlanBook = harness.app.state.plans
+    pending = [True]
+
+    def read_plans_meanwhile(_session: Session) -> None:
+        if pending:
+            pending.clear()
+            await_only(book.budget("free"))
+
+    event.listen(Session, "before_commit", read_plans_meanwhile)
+    try:
+        changed = await harness.client.patch(
+            "/api/v1/plans/free", json={"requests_per_hour": 3}, headers=admin.headers
+        )
+    finally:
+        event.remove(Session, "before_commit", read_plans_meanwhile)
+    assert changed.status_code == 200
+    assert not pending  # the read ran during the commit
+
+    user = await harness.signup("dev")
+    usage = await harness.client.get("/api/v1/usage", headers=user.headers)
+    assert usage.json()["hourly"]["limit"] == 3

@@ -10,7 +10,7 @@ import os
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -19,10 +19,10 @@ from prodlens.analytics.window import InvalidWindow, Window, bounded, resolve_wi
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClockDep, DatabaseDep
 from prodlens.kit.errors import problem_responses
 from prodlens.kit.pagination import InvalidSort, Page, PageDep
-from prodlens.projects.deps import ProjectReader
-from prodlens.projects.router import SCOPED
+from prodlens.projects.deps import SCOPED, ProjectReader
 
 router = APIRouter(
     prefix="/api/v1/projects/{project_id}",
@@ -37,8 +37,8 @@ Since = Annotated[
 Until = Annotated[datetime | None, Query(description="Window end, exclusive. Default: now.")]
 
 
-def _window(request: Request, since: Since = None, until: Until = None) -> Window:
-    return resolve_window(since, until, now=request.app.state.clock.now())
+def _window(clock: ClockDep, since: Since = None, until: Until = None) -> Window:
+    return resolve_window(since, until, now=clock.now())
 
 
 WindowDep = Annotated[Window, Depends(_window)]
@@ -225,7 +225,7 @@ def _attachment(name: str) -> dict[str, str]:
     responses={**EXPORT_CONTENT, **problem_responses(InvalidWindow)},
 )
 async def export_events(
-    request: Request,
+    database: DatabaseDep,
     context: ProjectReader,
     session: SessionDep,
     window: WindowDep,
@@ -234,7 +234,7 @@ async def export_events(
     name = exports.filename(context.project.slug, "events", window, format)
     if format == "csv":
         return StreamingResponse(
-            exports.events_csv(request.app.state.database.sessionmaker, context.project.id, window),
+            exports.events_csv(database.sessionmaker, context.project.id, window),
             media_type=exports.CSV_MEDIA_TYPE,
             headers=_attachment(name),
         )

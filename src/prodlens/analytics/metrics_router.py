@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from prodlens.analytics import kpis
 from prodlens.analytics.kpis import (
@@ -29,9 +29,9 @@ from prodlens.analytics.window import InvalidWindow, Window
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClockDep
 from prodlens.kit.errors import problem_responses
-from prodlens.projects.deps import ProjectMaintainer, ProjectReader
-from prodlens.projects.router import SCOPED
+from prodlens.projects.deps import SCOPED, ProjectMaintainer, ProjectReader
 
 router = APIRouter(
     prefix="/api/v1/projects/{project_id}/metrics",
@@ -42,7 +42,7 @@ router = APIRouter(
 
 
 def _window(
-    request: Request,
+    clock: ClockDep,
     since: Annotated[
         datetime | None,
         Query(description="Window start, ISO 8601 (UTC without an offset). Default: until - 30 d."),
@@ -51,7 +51,7 @@ def _window(
         datetime | None, Query(description="Window end, exclusive. Default: now.")
     ] = None,
 ) -> Window:
-    return kpis.resolve_window(since, until, now=request.app.state.clock.now())
+    return kpis.resolve_window(since, until, now=clock.now())
 
 
 def _filters(
@@ -128,6 +128,6 @@ async def get_kpi_targets(context: ProjectReader) -> TargetsPublic:
     responses=problem_responses(UnknownKpi, InvalidTarget),
 )
 async def put_kpi_targets(
-    body: TargetsUpdate, request: Request, context: ProjectMaintainer, session: SessionDep
+    body: TargetsUpdate, context: ProjectMaintainer, session: SessionDep, clock: ClockDep
 ) -> TargetsPublic:
-    return await kpis.set_targets(session, context.project, body, clock=request.app.state.clock)
+    return await kpis.set_targets(session, context.project, body, clock=clock)

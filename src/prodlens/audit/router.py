@@ -15,11 +15,15 @@ from prodlens.auth.errors import AdminRequired, NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
 from prodlens.kit.errors import problem_responses
-from prodlens.kit.pagination import InvalidSort, Page, PageDep, order_by, paginate
+from prodlens.kit.pagination import InvalidSort, Page, PageDep, Sorting, paginate_sorted
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=InstrumentedRoute)
 
-SORTABLE = {"occurred_at": AuditEvent.occurred_at, "event_type": AuditEvent.event_type}
+SORTING = Sorting(
+    {"occurred_at": AuditEvent.occurred_at, "event_type": AuditEvent.event_type},
+    default="-occurred_at",
+    tiebreaker=AuditEvent.id,
+)
 
 
 @router.get(
@@ -39,8 +43,6 @@ async def list_audit_events(
     sort: str | None = None,
 ) -> Page[AuditEventPublic]:
     statement = service.query(user_id=user_id, event_type=event_type, since=since, until=until)
-    statement = statement.order_by(*order_by(sort, SORTABLE, default="-occurred_at"), AuditEvent.id)
-    rows, total = await paginate(session, statement, page)
-    return Page[AuditEventPublic].build(
-        [AuditEventPublic.model_validate(row) for row in rows], total=total, params=page
+    return await paginate_sorted(
+        session, statement, page, sort=sort, sorting=SORTING, item=AuditEventPublic.model_validate
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,15 +9,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit.models import AuditEvent
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.db import even_if_rolled_back
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    """Where a request came from, as recorded in audit events and sessions."""
-
-    ip: str | None
-    user_agent: str | None
 
 
 def _event(

@@ -18,10 +18,11 @@ from starlette.types import Scope
 from prodlens.auth.cookies import ACCESS_COOKIE, SAFE_METHODS, check_csrf
 from prodlens.auth.errors import AdminRequired, InvalidAccessToken, NotAuthenticated
 from prodlens.auth.models import Role, User
-from prodlens.auth.runtime import AuthRuntime
+from prodlens.auth.runtime import AuthRuntime, app_auth_runtime
 from prodlens.auth.tokens import InvalidToken
 from prodlens.kit.db import SessionDep
 from prodlens.ratelimit.enforce import enforce_request
+from prodlens.ratelimit.plans import app_plan_book
 
 log = structlog.get_logger(__name__)
 
@@ -39,9 +40,8 @@ cookie_scheme = APIKeyCookie(
 )
 
 
-def _auth_runtime(request: Request) -> AuthRuntime:
-    runtime: AuthRuntime = request.app.state.auth
-    return runtime
+async def _auth_runtime(request: Request) -> AuthRuntime:
+    return app_auth_runtime(request.scope)
 
 
 AuthDep = Annotated[AuthRuntime, Depends(_auth_runtime)]
@@ -56,7 +56,7 @@ class Principal:
 
 async def authenticate_request(
     request: Request,
-    rt: AuthDep,
+    runtime: AuthDep,
     bearer: Annotated[str | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Principal:
@@ -64,15 +64,15 @@ async def authenticate_request(
     if not token:
         raise NotAuthenticated("Send `Authorization: Bearer <access token>` or sign in.")
     try:
-        claims = rt.keys.verify_access(token)
+        claims = runtime.keys.verify_access(token)
     except InvalidToken as exc:
         log.info("access_token_rejected", reason=str(exc))
         raise InvalidAccessToken() from None
-    if await rt.revocations.is_revoked(claims.session_id):
+    if await runtime.revocations.is_revoked(claims.session_id):
         raise InvalidAccessToken("This session has been signed out.")
     via_cookie = bearer is None
     if via_cookie and request.method not in SAFE_METHODS:
-        check_csrf(request, rt.settings, claims.session_id)
+        check_csrf(request, runtime.settings, claims.session_id)
     return Principal(claims.user_id, claims.session_id, via_cookie)
 
 
@@ -85,7 +85,8 @@ async def load_current_user(request: Request, principal: PrincipalDep, session: 
         raise InvalidAccessToken()
     # Every authenticated request counts against the user's plan (tier); admins are not
     # metered, so an incident never locks them out of the tools to handle it.
-    budget = None if user.role == Role.ADMIN else await request.app.state.plans.budget(user.tier)
+    plans = app_plan_book(request.scope)
+    budget = None if user.role == Role.ADMIN else await plans.budget(user.tier)
     if budget is not None:
         await enforce_request(request, "plan", f"user:{user.id}", item=budget)
     return user
@@ -106,19 +107,18 @@ AdminUser = Annotated[User, Depends(_admin_user)]
 async def is_admin_request(scope: Scope) -> bool:
     """Whether a raw request carries a live admin session (maintenance mode lets it in)."""
     request = Request(scope)
-    app_state = request.app.state
     authorization = request.headers.get("authorization", "")
     scheme, _, bearer = authorization.partition(" ")
     token = bearer if scheme.lower() == "bearer" else request.cookies.get(ACCESS_COOKIE)
     if not token:
         return False
-    rt: AuthRuntime = app_state.auth
+    runtime = app_auth_runtime(scope)
     try:
-        claims = rt.keys.verify_access(token)
+        claims = runtime.keys.verify_access(token)
     except InvalidToken:
         return False
-    if await rt.revocations.is_revoked(claims.session_id):
+    if await runtime.revocations.is_revoked(claims.session_id):
         return False
-    async with rt.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         user = await session.get(User, claims.user_id)
     return user is not None and user.is_active and user.role == Role.ADMIN

@@ -54,8 +54,9 @@ from prodlens.auth.schemas import (
 )
 from prodlens.auth.service import IssuedTokens, NewAccount
 from prodlens.http.access import InstrumentedRoute
-from prodlens.http.client_ip import client_info
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClientDep
 from prodlens.kit.errors import MalformedJson, UnsupportedMediaType, problem_responses
 from prodlens.ratelimit.deps import limit_by_ip
 from prodlens.ratelimit.enforce import enforce_request
@@ -106,12 +107,12 @@ async def _login_request(request: Request) -> LoginRequest:
 
 
 def _cookie_session(
-    response: Response, rt: AuthRuntime, tokens: IssuedTokens
+    response: Response, runtime: AuthRuntime, tokens: IssuedTokens
 ) -> CookieSessionResponse:
-    csrf = new_csrf_token(rt.settings, tokens.session_id)
+    csrf = new_csrf_token(runtime.settings, tokens.session_id)
     set_session_cookies(
         response,
-        rt.settings,
+        runtime.settings,
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
         csrf_token=csrf,
@@ -136,10 +137,10 @@ def _bearer(tokens: IssuedTokens) -> TokenResponse:
     responses=problem_responses(WeakPassword, UsernameTaken, RateLimited),
 )
 async def register(
-    body: RegisterRequest, request: Request, session: SessionDep, rt: AuthDep
+    body: RegisterRequest, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Accepted:
     account = NewAccount(body.email, body.username, body.password, body.display_name)
-    await service.register(session, rt, account, client_info(request))
+    await service.register(session, runtime, account, client)
     # The same answer whether or not the email already had an account.
     return Accepted(detail="Check your inbox to confirm your email address.")
 
@@ -160,21 +161,25 @@ async def register(
     ),
 )
 async def login(
-    request: Request, response: Response, session: SessionDep, rt: AuthDep
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    runtime: AuthDep,
+    client: ClientDep,
 ) -> TokenResponse | CookieSessionResponse:
     body = await _login_request(request)
     await enforce_request(request, "login_identifier", body.username.strip().casefold())
     if body.use_cookies:
-        check_origin(request, rt.settings)
+        check_origin(request, runtime.settings)
     tokens = await service.login(
         session,
-        rt,
+        runtime,
         identifier=body.username,
         password=body.password,
-        client=client_info(request),
+        client=client,
         device=body.device_name,
     )
-    return _cookie_session(response, rt, tokens) if body.use_cookies else _bearer(tokens)
+    return _cookie_session(response, runtime, tokens) if body.use_cookies else _bearer(tokens)
 
 
 @router.post(
@@ -188,13 +193,13 @@ async def refresh(
     request: Request,
     response: Response,
     session: SessionDep,
-    rt: AuthDep,
+    runtime: AuthDep,
+    client: ClientDep,
     body: RefreshRequest | None = None,
 ) -> TokenResponse | CookieSessionResponse:
-    client = client_info(request)
     if body is not None and body.refresh_token:
         return _bearer(
-            await service.refresh(session, rt, refresh_token=body.refresh_token, client=client)
+            await service.refresh(session, runtime, refresh_token=body.refresh_token, client=client)
         )
     cookie = request.cookies.get(REFRESH_COOKIE)
     if not cookie:
@@ -202,9 +207,9 @@ async def refresh(
     session_id = await service.session_of_refresh_token(session, cookie)
     if session_id is None:
         raise InvalidRefreshToken()
-    check_csrf(request, rt.settings, session_id)
-    tokens = await service.refresh(session, rt, refresh_token=cookie, client=client)
-    return _cookie_session(response, rt, tokens)
+    check_csrf(request, runtime.settings, session_id)
+    tokens = await service.refresh(session, runtime, refresh_token=cookie, client=client)
+    return _cookie_session(response, runtime, tokens)
 
 
 @router.post(
@@ -214,30 +219,34 @@ async def refresh(
     responses=problem_responses(NotAuthenticated, CsrfRejected),
 )
 async def logout(
-    request: Request, principal: PrincipalDep, user: CurrentUser, session: SessionDep, rt: AuthDep
+    principal: PrincipalDep,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: AuthDep,
+    client: ClientDep,
 ) -> Response:
-    return await _sign_out(request, principal, user, session, rt, everywhere=False)
+    return await _sign_out(principal, user, session, runtime, client, everywhere=False)
 
 
 async def _sign_out(
-    request: Request,
     principal: Principal,
     user: User,
     session: AsyncSession,
-    rt: AuthRuntime,
+    runtime: AuthRuntime,
+    client: ClientInfo,
     *,
     everywhere: bool,
 ) -> Response:
     await service.logout(
         session,
-        rt,
+        runtime,
         user=user,
         session_id=principal.session_id,
         everywhere=everywhere,
-        client=client_info(request),
+        client=client,
     )
     response = Response(status_code=204)
-    clear_session_cookies(response, rt.settings)
+    clear_session_cookies(response, runtime.settings)
     return response
 
 
@@ -248,9 +257,13 @@ async def _sign_out(
     responses=problem_responses(NotAuthenticated, CsrfRejected),
 )
 async def logout_all(
-    request: Request, principal: PrincipalDep, user: CurrentUser, session: SessionDep, rt: AuthDep
+    principal: PrincipalDep,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: AuthDep,
+    client: ClientDep,
 ) -> Response:
-    return await _sign_out(request, principal, user, session, rt, everywhere=True)
+    return await _sign_out(principal, user, session, runtime, client, everywhere=True)
 
 
 @router.get(
@@ -260,9 +273,9 @@ async def logout_all(
     responses=problem_responses(NotAuthenticated),
 )
 async def list_sessions(
-    principal: PrincipalDep, user: CurrentUser, session: SessionDep, rt: AuthDep
+    principal: PrincipalDep, user: CurrentUser, session: SessionDep, runtime: AuthDep
 ) -> list[SessionPublic]:
-    rows = await service.list_open_sessions(session, rt, user.id)
+    rows = await service.list_open_sessions(session, runtime, user.id)
     return [SessionPublic.of(row, current_id=principal.session_id) for row in rows]
 
 
@@ -273,10 +286,10 @@ async def list_sessions(
     responses=problem_responses(NotAuthenticated, SessionNotFound, CsrfRejected),
 )
 async def revoke_session(
-    session_id: str, request: Request, user: CurrentUser, session: SessionDep, rt: AuthDep
+    session_id: str, user: CurrentUser, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Response:
     await service.revoke_own_session(
-        session, rt, user=user, session_id=session_id, client=client_info(request)
+        session, runtime, user=user, session_id=session_id, client=client
     )
     return Response(status_code=204)
 
@@ -298,9 +311,9 @@ async def get_me(user: CurrentUser) -> UserPublic:
     responses=problem_responses(NotAuthenticated, CsrfRejected),
 )
 async def update_me(
-    body: MeUpdate, user: CurrentUser, session: SessionDep, rt: AuthDep
+    body: MeUpdate, user: CurrentUser, session: SessionDep, runtime: AuthDep
 ) -> UserPublic:
-    updated = await service.update_profile(session, rt, user, display_name=body.display_name)
+    updated = await service.update_profile(session, runtime, user, display_name=body.display_name)
     return UserPublic.model_validate(updated)
 
 
@@ -314,20 +327,20 @@ async def update_me(
 )
 async def change_password(
     body: ChangePasswordRequest,
-    request: Request,
     principal: PrincipalDep,
     user: CurrentUser,
     session: SessionDep,
-    rt: AuthDep,
+    runtime: AuthDep,
+    client: ClientDep,
 ) -> Response:
     await service.change_password(
         session,
-        rt,
+        runtime,
         user=user,
         session_id=principal.session_id,
         current_password=body.current_password,
         new_password=body.new_password,
-        client=client_info(request),
+        client=client,
     )
     return Response(status_code=204)
 
@@ -341,9 +354,9 @@ async def change_password(
     responses=problem_responses(RateLimited),
 )
 async def request_password_reset(
-    body: PasswordResetRequest, request: Request, rt: AuthDep
+    body: PasswordResetRequest, runtime: AuthDep, client: ClientDep
 ) -> Accepted:
-    recovery.request_password_reset(rt, body.email, client_info(request))
+    recovery.request_password_reset(runtime, body.email, client)
     return Accepted(detail="If an account uses this address, a reset link is on its way.")
 
 
@@ -354,10 +367,10 @@ async def request_password_reset(
     responses=problem_responses(InvalidOneTimeToken, WeakPassword),
 )
 async def confirm_password_reset(
-    body: PasswordResetConfirm, request: Request, session: SessionDep, rt: AuthDep
+    body: PasswordResetConfirm, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Accepted:
     await recovery.confirm_password_reset(
-        session, rt, token=body.token, new_password=body.new_password, client=client_info(request)
+        session, runtime, token=body.token, new_password=body.new_password, client=client
     )
     return Accepted(detail="Password changed. Sign in with the new password.")
 
@@ -370,8 +383,8 @@ async def confirm_password_reset(
     dependencies=[Depends(limit_by_ip("password_reset"))],
     responses=problem_responses(RateLimited),
 )
-async def resend_verification(body: EmailRequest, request: Request, rt: AuthDep) -> Accepted:
-    recovery.resend_verification(rt, body.email, client_info(request))
+async def resend_verification(body: EmailRequest, runtime: AuthDep, client: ClientDep) -> Accepted:
+    recovery.resend_verification(runtime, body.email, client)
     return Accepted(detail="If an unverified account uses this address, an email is on its way.")
 
 
@@ -382,9 +395,9 @@ async def resend_verification(body: EmailRequest, request: Request, rt: AuthDep)
     responses=problem_responses(InvalidOneTimeToken),
 )
 async def verify_email(
-    token: str, request: Request, session: SessionDep, rt: AuthDep
+    token: str, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> UserPublic:
     if not 16 <= len(token) <= 128:
         raise InvalidOneTimeToken("This link or code is invalid, already used or expired.")
-    user = await recovery.verify_email(session, rt, token=token, client=client_info(request))
+    user = await recovery.verify_email(session, runtime, token=token, client=client)
     return UserPublic.model_validate(user)

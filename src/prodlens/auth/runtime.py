@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import Scope
 
 from prodlens.auth.lockout import Lockout
 from prodlens.auth.passwords import PasswordHasher
@@ -54,3 +55,9 @@ def build_auth_runtime(
         tasks=tasks,
         sessionmaker=sessionmaker,
     )
+
+
+def app_auth_runtime(scope: Scope) -> AuthRuntime:
+    """The app's runtime, for code that has a scope (middleware) rather than a dependency."""
+    runtime: AuthRuntime = scope["app"].state.auth
+    return runtime

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from prodlens.auth.models import AuthSession
 from prodlens.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from prodlens.kit.schemas import Strict
 
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 # Login accepts any length up to the maximum: old passwords may predate today's rules.
@@ -19,10 +20,6 @@ Username = Annotated[
 ]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 OneTimeTokenValue = Annotated[str, Field(min_length=16, max_length=128)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RegisterRequest(Strict):

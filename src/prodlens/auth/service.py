@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth import emails
 from prodlens.auth.devices import describe_device
 from prodlens.auth.errors import (
@@ -32,6 +31,7 @@ from prodlens.auth.models import AuthSession, OneTimeToken, RefreshToken, Role, 
 from prodlens.auth.passwords import check_policy, context_words
 from prodlens.auth.runtime import AuthRuntime
 from prodlens.auth.tokens import hash_secret, new_secret
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.db import after_commit, even_if_rolled_back
 from prodlens.kit.mailer import Email
 from prodlens.observability import metrics
@@ -61,9 +61,9 @@ def username_key(username: str) -> str:
     return username.strip().lower()
 
 
-def send_after_commit(session: AsyncSession, rt: AuthRuntime, mail: Email) -> None:
+def send_after_commit(session: AsyncSession, runtime: AuthRuntime, mail: Email) -> None:
     async def send() -> None:
-        await rt.mailer.send(mail)
+        await runtime.mailer.send(mail)
 
     after_commit(session, send)
 
@@ -77,17 +77,17 @@ async def find_by_identifier(session: AsyncSession, identifier: str) -> User | N
     return await session.scalar(select(User).where(condition))
 
 
-def check_password(rt: AuthRuntime, password: str, *, email: str, username: str) -> None:
+def check_password(runtime: AuthRuntime, password: str, *, email: str, username: str) -> None:
     check_policy(
         password,
         context=context_words(email=email, username=username),
-        policy=rt.settings.auth.password_policy,
+        policy=runtime.settings.auth.password_policy,
     )
 
 
 async def create_user(
     session: AsyncSession,
-    rt: AuthRuntime,
+    runtime: AuthRuntime,
     account: NewAccount,
     *,
     role: Role = Role.USER,
@@ -95,14 +95,14 @@ async def create_user(
     password_hash: str | None = None,
 ) -> User:
     """Insert an account; raises `UsernameTaken`, or IntegrityError for a taken email."""
-    now = rt.clock.now()
+    now = runtime.clock.now()
     user = User(
         email=account.email.strip(),
         email_key=email_key(account.email),
         username=account.username.strip(),
         username_key=username_key(account.username),
         display_name=account.display_name.strip(),
-        password_hash=password_hash or await rt.hasher.hash(account.password),
+        password_hash=password_hash or await runtime.hasher.hash(account.password),
         role=role,
         tier="free",
         is_active=True,
@@ -120,44 +120,46 @@ async def create_user(
 
 
 async def register(
-    session: AsyncSession, rt: AuthRuntime, account: NewAccount, client: ClientInfo
+    session: AsyncSession, runtime: AuthRuntime, account: NewAccount, client: ClientInfo
 ) -> None:
     """Create an account and send its verification email.
 
     For an email that already has an account the answer is the same; its owner
     gets a "you already have an account" email instead.
     """
-    check_password(rt, account.password, email=account.email, username=account.username)
+    check_password(runtime, account.password, email=account.email, username=account.username)
     # Hash before looking up, so both outcomes cost the same time.
-    password_hash = await rt.hasher.hash(account.password)
+    password_hash = await runtime.hasher.hash(account.password)
     existing = await session.scalar(select(User).where(User.email_key == email_key(account.email)))
     if existing is not None:
         send_after_commit(
-            session, rt, emails.already_registered(existing, base_url=rt.settings.base_url)
+            session,
+            runtime,
+            emails.already_registered(existing, base_url=runtime.settings.base_url),
         )
         audit.record(
             session,
             "user.register_existing_email",
-            at=rt.clock.now(),
+            at=runtime.clock.now(),
             client=client,
             user_id=existing.id,
         )
         return
     try:
-        user = await create_user(session, rt, account, password_hash=password_hash)
+        user = await create_user(session, runtime, account, password_hash=password_hash)
     except IntegrityError:  # the email was registered a moment ago by a concurrent request
         return
-    token = await issue_one_time_token(session, rt, user, TokenPurpose.EMAIL_VERIFICATION)
-    hours = rt.settings.auth.verify_token_hours
+    token = await issue_one_time_token(session, runtime, user, TokenPurpose.EMAIL_VERIFICATION)
+    hours = runtime.settings.auth.verify_token_hours
     send_after_commit(
         session,
-        rt,
-        emails.verification(user, token=token, base_url=rt.settings.base_url, hours=hours),
+        runtime,
+        emails.verification(user, token=token, base_url=runtime.settings.base_url, hours=hours),
     )
     audit.record(
         session,
         "user.registered",
-        at=rt.clock.now(),
+        at=runtime.clock.now(),
         client=client,
         user_id=user.id,
         actor_id=user.id,
@@ -165,10 +167,10 @@ async def register(
 
 
 async def issue_one_time_token(
-    session: AsyncSession, rt: AuthRuntime, user: User, purpose: TokenPurpose
+    session: AsyncSession, runtime: AuthRuntime, user: User, purpose: TokenPurpose
 ) -> str:
     """A new single-use token; older unused tokens of the same purpose stop working."""
-    now = rt.clock.now()
+    now = runtime.clock.now()
     await session.execute(
         update(OneTimeToken)
         .where(
@@ -179,9 +181,9 @@ async def issue_one_time_token(
         .values(used_at=now)
     )
     if purpose is TokenPurpose.PASSWORD_RESET:
-        lifetime = timedelta(minutes=rt.settings.auth.reset_token_minutes)
+        lifetime = timedelta(minutes=runtime.settings.auth.reset_token_minutes)
     else:
-        lifetime = timedelta(hours=rt.settings.auth.verify_token_hours)
+        lifetime = timedelta(hours=runtime.settings.auth.verify_token_hours)
     token = new_secret()
     session.add(
         OneTimeToken(
@@ -198,7 +200,7 @@ async def issue_one_time_token(
 
 async def login(
     session: AsyncSession,
-    rt: AuthRuntime,
+    runtime: AuthRuntime,
     *,
     identifier: str,
     password: str,
@@ -206,13 +208,13 @@ async def login(
     device: str | None = None,
 ) -> IssuedTokens:
     identifier = identifier.strip()
-    locked_until = await rt.lockout.locked_until(identifier)
+    locked_until = await runtime.lockout.locked_until(identifier)
     if locked_until is not None:
         metrics.LOGINS.labels("locked").inc()
         audit.record_even_if_rolled_back(
-            session, "login.locked", at=rt.clock.now(), client=client, identifier=identifier
+            session, "login.locked", at=runtime.clock.now(), client=client, identifier=identifier
         )
-        retry_after = max(1, int((locked_until - rt.clock.now()).total_seconds()))
+        retry_after = max(1, int((locked_until - runtime.clock.now()).total_seconds()))
         raise AccountLocked(
             "Too many failed attempts for this account; try again later or reset the password.",
             headers={"Retry-After": str(retry_after)},
@@ -220,17 +222,17 @@ async def login(
 
     user = await find_by_identifier(session, identifier)
     # Unknown accounts are verified against a dummy hash: the same time, the same answer.
-    valid = await rt.hasher.verify(user.password_hash if user else None, password)
+    valid = await runtime.hasher.verify(user.password_hash if user else None, password)
     if not valid or user is None or not user.is_active:
-        await _login_failed(session, rt, identifier, user, client)
+        await _login_failed(session, runtime, identifier, user, client)
         raise InvalidCredentials("Invalid username/email or password.")
 
-    await rt.lockout.clear(identifier)
-    now = rt.clock.now()
-    if rt.hasher.needs_rehash(user.password_hash):
-        user.password_hash = await rt.hasher.hash(password)
+    await runtime.lockout.clear(identifier)
+    now = runtime.clock.now()
+    if runtime.hasher.needs_rehash(user.password_hash):
+        user.password_hash = await runtime.hasher.hash(password)
     user.last_login_at = now
-    tokens = await open_session(session, rt, user, client, device=device)
+    tokens = await open_session(session, runtime, user, client, device=device)
     metrics.LOGINS.labels("success").inc()
     metrics.TOKENS_ISSUED.labels("password").inc()
     audit.record(
@@ -247,12 +249,16 @@ async def login(
 
 
 async def _login_failed(
-    session: AsyncSession, rt: AuthRuntime, identifier: str, user: User | None, client: ClientInfo
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    identifier: str,
+    user: User | None,
+    client: ClientInfo,
 ) -> None:
     metrics.LOGINS.labels("failure").inc()
-    locked = await rt.lockout.record_failure(identifier)
+    locked = await runtime.lockout.record_failure(identifier)
     user_id = user.id if user else None
-    now = rt.clock.now()
+    now = runtime.clock.now()
     audit.record_even_if_rolled_back(
         session,
         "login.failure",
@@ -270,53 +276,53 @@ async def _login_failed(
             client=client,
             user_id=user_id,
             identifier=identifier,
-            details={"minutes": rt.settings.auth.lockout_minutes},
+            details={"minutes": runtime.settings.auth.lockout_minutes},
         )
 
 
 async def open_session(
     session: AsyncSession,
-    rt: AuthRuntime,
+    runtime: AuthRuntime,
     user: User,
     client: ClientInfo,
     *,
     device: str | None,
 ) -> IssuedTokens:
-    now = rt.clock.now()
+    now = runtime.clock.now()
     auth_session = AuthSession(
         user_id=user.id,
         created_at=now,
         last_used_at=now,
-        expires_at=now + timedelta(days=rt.settings.auth.refresh_token_days),
+        expires_at=now + timedelta(days=runtime.settings.auth.refresh_token_days),
         ip=client.ip,
         user_agent=client.user_agent[:512] if client.user_agent else None,
         device=(device or describe_device(client.user_agent) or "")[:100] or None,
     )
     session.add(auth_session)
     await session.flush()
-    return await _issue_pair(session, rt, auth_session)
+    return await _issue_pair(session, runtime, auth_session)
 
 
 async def _issue_pair(
-    session: AsyncSession, rt: AuthRuntime, auth_session: AuthSession
+    session: AsyncSession, runtime: AuthRuntime, auth_session: AuthSession
 ) -> IssuedTokens:
     refresh_token = new_secret()
     session.add(
         RefreshToken(
             session_id=auth_session.id,
             token_hash=hash_secret(refresh_token),
-            created_at=rt.clock.now(),
+            created_at=runtime.clock.now(),
         )
     )
     await session.flush()
-    access_token, expires_in = rt.keys.issue_access(
+    access_token, expires_in = runtime.keys.issue_access(
         user_id=auth_session.user_id, session_id=auth_session.id
     )
     return IssuedTokens(access_token, refresh_token, expires_in, auth_session.id)
 
 
-def session_is_open(rt: AuthRuntime, auth_session: AuthSession, now: datetime) -> bool:
-    idle = timedelta(minutes=rt.settings.auth.session_idle_minutes)
+def session_is_open(runtime: AuthRuntime, auth_session: AuthSession, now: datetime) -> bool:
+    idle = timedelta(minutes=runtime.settings.auth.session_idle_minutes)
     return (
         auth_session.revoked_at is None
         and now < auth_session.expires_at
@@ -331,7 +337,7 @@ async def session_of_refresh_token(session: AsyncSession, refresh_token: str) ->
 
 
 async def refresh(
-    session: AsyncSession, rt: AuthRuntime, *, refresh_token: str, client: ClientInfo
+    session: AsyncSession, runtime: AuthRuntime, *, refresh_token: str, client: ClientInfo
 ) -> IssuedTokens:
     """Exchange a refresh token for a new pair; a rotated token presented again after
     the grace window revokes the whole session (someone else has a copy)."""
@@ -342,14 +348,14 @@ async def refresh(
         metrics.REFRESHES.labels("invalid").inc()
         raise InvalidRefreshToken()
     auth_session = await session.get(AuthSession, row.session_id)
-    now = rt.clock.now()
-    if auth_session is None or not session_is_open(rt, auth_session, now):
+    now = runtime.clock.now()
+    if auth_session is None or not session_is_open(runtime, auth_session, now):
         metrics.REFRESHES.labels("expired").inc()
         raise InvalidRefreshToken("The session has ended; sign in again.")
     if row.rotated_at is not None:
-        grace = timedelta(seconds=rt.settings.auth.refresh_reuse_grace_seconds)
+        grace = timedelta(seconds=runtime.settings.auth.refresh_reuse_grace_seconds)
         if now - row.rotated_at > grace:
-            await _revoke_for_reuse(session, rt, auth_session, client)
+            await _revoke_for_reuse(session, runtime, auth_session, client)
             raise RefreshTokenReused("This refresh token was already used; sign in again.")
     else:
         row.rotated_at = now
@@ -361,15 +367,15 @@ async def refresh(
     auth_session.ip = client.ip
     metrics.REFRESHES.labels("success").inc()
     metrics.TOKENS_ISSUED.labels("refresh").inc()
-    return await _issue_pair(session, rt, auth_session)
+    return await _issue_pair(session, runtime, auth_session)
 
 
 async def _revoke_for_reuse(
-    session: AsyncSession, rt: AuthRuntime, auth_session: AuthSession, client: ClientInfo
+    session: AsyncSession, runtime: AuthRuntime, auth_session: AuthSession, client: ClientInfo
 ) -> None:
     metrics.REFRESHES.labels("reused").inc()
     metrics.REFRESH_REUSE.inc()
-    now = rt.clock.now()
+    now = runtime.clock.now()
     session_id, user_id = auth_session.id, auth_session.user_id
 
     async def revoke(separate: AsyncSession) -> None:
@@ -389,12 +395,12 @@ async def _revoke_for_reuse(
         user_id=user_id,
         details={"session_id": session_id},
     )
-    await rt.revocations.revoke(session_id)
+    await runtime.revocations.revoke(session_id)
 
 
 async def revoke_sessions(
     session: AsyncSession,
-    rt: AuthRuntime,
+    runtime: AuthRuntime,
     *,
     user_id: str,
     reason: str,
@@ -415,35 +421,35 @@ async def revoke_sessions(
         await session.execute(
             update(AuthSession)
             .where(AuthSession.id.in_(ids))
-            .values(revoked_at=rt.clock.now(), revoked_reason=reason)
+            .values(revoked_at=runtime.clock.now(), revoked_reason=reason)
         )
-        await rt.revocations.revoke(*ids)
+        await runtime.revocations.revoke(*ids)
     return ids
 
 
 async def list_open_sessions(
-    session: AsyncSession, rt: AuthRuntime, user_id: str
+    session: AsyncSession, runtime: AuthRuntime, user_id: str
 ) -> list[AuthSession]:
-    now = rt.clock.now()
+    now = runtime.clock.now()
     rows = await session.scalars(
         select(AuthSession)
         .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
         .order_by(AuthSession.last_used_at.desc())
     )
-    return [row for row in rows if session_is_open(rt, row, now)]
+    return [row for row in rows if session_is_open(runtime, row, now)]
 
 
 async def revoke_own_session(
-    session: AsyncSession, rt: AuthRuntime, *, user: User, session_id: str, client: ClientInfo
+    session: AsyncSession, runtime: AuthRuntime, *, user: User, session_id: str, client: ClientInfo
 ) -> None:
     if not await revoke_sessions(
-        session, rt, user_id=user.id, reason="user_revoked", only=session_id
+        session, runtime, user_id=user.id, reason="user_revoked", only=session_id
     ):
         raise SessionNotFound()
     audit.record(
         session,
         "session.revoked",
-        at=rt.clock.now(),
+        at=runtime.clock.now(),
         client=client,
         user_id=user.id,
         actor_id=user.id,
@@ -453,7 +459,7 @@ async def revoke_own_session(
 
 async def logout(
     session: AsyncSession,
-    rt: AuthRuntime,
+    runtime: AuthRuntime,
     *,
     user: User,
     session_id: str,
@@ -461,13 +467,15 @@ async def logout(
     client: ClientInfo,
 ) -> None:
     if everywhere:
-        ids = await revoke_sessions(session, rt, user_id=user.id, reason="logout_all")
+        ids = await revoke_sessions(session, runtime, user_id=user.id, reason="logout_all")
     else:
-        ids = await revoke_sessions(session, rt, user_id=user.id, reason="logout", only=session_id)
+        ids = await revoke_sessions(
+            session, runtime, user_id=user.id, reason="logout", only=session_id
+        )
     audit.record(
         session,
         "logout.all" if everywhere else "logout",
-        at=rt.clock.now(),
+        at=runtime.clock.now(),
         client=client,
         user_id=user.id,
         actor_id=user.id,
@@ -477,7 +485,7 @@ async def logout(
 
 async def set_password(
     session: AsyncSession,
-    rt: AuthRuntime,
+    runtime: AuthRuntime,
     user: User,
     new_password: str,
     *,
@@ -486,12 +494,12 @@ async def set_password(
 ) -> None:
     """The one way a password changes: new hash, other sessions and reset tokens revoked,
     lockout lifted, the owner notified."""
-    check_password(rt, new_password, email=user.email, username=user.username)
-    now = rt.clock.now()
-    user.password_hash = await rt.hasher.hash(new_password)
+    check_password(runtime, new_password, email=user.email, username=user.username)
+    now = runtime.clock.now()
+    user.password_hash = await runtime.hasher.hash(new_password)
     user.password_changed_at = now
     user.updated_at = now
-    await revoke_sessions(session, rt, user_id=user.id, reason=reason, keep=keep_session)
+    await revoke_sessions(session, runtime, user_id=user.id, reason=reason, keep=keep_session)
     await session.execute(
         update(OneTimeToken)
         .where(
@@ -501,13 +509,13 @@ async def set_password(
         )
         .values(used_at=now)
     )
-    await rt.lockout.clear(user.username, user.email)
-    send_after_commit(session, rt, emails.password_changed(user, when=now))
+    await runtime.lockout.clear(user.username, user.email)
+    send_after_commit(session, runtime, emails.password_changed(user, when=now))
 
 
 async def change_password(
     session: AsyncSession,
-    rt: AuthRuntime,
+    runtime: AuthRuntime,
     *,
     user: User,
     session_id: str,
@@ -517,23 +525,23 @@ async def change_password(
 ) -> None:
     if not current_password:
         raise CurrentPasswordRequired("Give your current password to set a new one.")
-    if not await rt.hasher.verify(user.password_hash, current_password):
+    if not await runtime.hasher.verify(user.password_hash, current_password):
         audit.record_even_if_rolled_back(
             session,
             "password.change_failed",
-            at=rt.clock.now(),
+            at=runtime.clock.now(),
             client=client,
             user_id=user.id,
             actor_id=user.id,
         )
         raise WrongPassword("The current password is not correct.")
     await set_password(
-        session, rt, user, new_password, keep_session=session_id, reason="password_changed"
+        session, runtime, user, new_password, keep_session=session_id, reason="password_changed"
     )
     audit.record(
         session,
         "password.changed",
-        at=rt.clock.now(),
+        at=runtime.clock.now(),
         client=client,
         user_id=user.id,
         actor_id=user.id,
@@ -541,10 +549,10 @@ async def change_password(
 
 
 async def update_profile(
-    session: AsyncSession, rt: AuthRuntime, user: User, *, display_name: str | None
+    session: AsyncSession, runtime: AuthRuntime, user: User, *, display_name: str | None
 ) -> User:
     if display_name is not None:
         user.display_name = display_name.strip()
-        user.updated_at = rt.clock.now()
+        user.updated_at = runtime.clock.now()
     await session.flush()
     return user

@@ -1,4 +1,4 @@
-"""Who is calling: the client address (through trusted proxies only) and user agent.
+"""Who is calling: the client address, through trusted proxies only.
 
 `X-Forwarded-For` and `Forwarded` are believed only when the socket peer is a
 configured trusted proxy; then the chain is walked from the right, past the
@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from fastapi import Request
 from starlette.datastructures import Headers
 from starlette.types import Scope
-
-from prodlens.audit.service import ClientInfo
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _FORWARDED_FOR = re.compile(r'for="?\[?([^\]";,]+)', re.IGNORECASE)
@@ -63,13 +61,9 @@ def resolve_client_ip(
 def scope_client_ip(scope: Scope) -> str | None:
     client = scope.get("client")
     peer = client[0] if client else None
-    trusted = getattr(scope["app"].state, "trusted_proxies", ())
+    trusted: tuple[Network, ...] = getattr(scope["app"].state, "trusted_proxies", ())
     return resolve_client_ip(peer, Headers(scope=scope), trusted)
 
 
 def client_ip(request: Request) -> str | None:
     return scope_client_ip(request.scope)
-
-
-def client_info(request: Request) -> ClientInfo:
-    return ClientInfo(ip=client_ip(request), user_agent=request.headers.get("user-agent"))

@@ -38,7 +38,7 @@ class MaintenanceSwitch:
         return self._stored
 
     def remember(self, enabled: bool) -> None:
-        """The value this worker just stored; others read it on their next reload."""
+        """The value this worker just committed; others read it on their next reload."""
         self._stored = enabled
         self._loaded_at = time.monotonic()
 

@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics.models import Commit, PullRequest, WebhookDelivery
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth.models import User
 from prodlens.auth.tokens import new_secret
 from prodlens.integrations.schemas import (
@@ -39,6 +38,7 @@ from prodlens.integrations.schemas import (
     WebhookResult,
 )
 from prodlens.integrations.sealing import seal, unseal
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.clock import Clock
 from prodlens.kit.db import insert_ignoring_conflicts
 from prodlens.kit.errors import MalformedJson, ProblemError

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.auth.errors import NotAuthenticated
+from prodlens.config import Settings
 from prodlens.http.access import InstrumentedRoute
-from prodlens.http.client_ip import client_info
 from prodlens.integrations import github
 from prodlens.integrations.github import InvalidPayload, InvalidSignature, MissingWebhookHeader
 from prodlens.integrations.schemas import (
@@ -19,23 +20,13 @@ from prodlens.integrations.schemas import (
     WebhookSecretSet,
 )
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClientDep, ClockDep, SettingsDep
 from prodlens.kit.errors import MalformedJson, PayloadTooLarge, problem_responses
-from prodlens.projects.deps import ProjectContext, ProjectMaintainer, ProjectViewer
-from prodlens.projects.errors import (
-    ApiKeyScopeMissing,
-    InvalidApiKey,
-    ProjectNotFound,
-    ProjectRoleRequired,
-)
+from prodlens.projects.deps import SCOPED, ProjectContext, ProjectMaintainer, ProjectViewer
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"], route_class=InstrumentedRoute)
-_SCOPED = (
-    NotAuthenticated,
-    ProjectNotFound,
-    ProjectRoleRequired,
-    InvalidApiKey,
-    ApiKeyScopeMissing,
-)
+# The member routes; the webhook answers for its signature alone.
+_MEMBER_ERRORS = (NotAuthenticated, *SCOPED)
 _SETTINGS = "/projects/{project_id}/integrations/github"
 _WEBHOOK_BODY = {
     "required": True,
@@ -49,21 +40,23 @@ _WEBHOOK_BODY = {
 }
 
 
-def _secret_key(request: Request) -> str:
-    return str(request.app.state.settings.secret_key.get_secret_value())
+def _secret_key(settings: Settings) -> str:
+    return settings.secret_key.get_secret_value()
 
 
-def _webhook_url(request: Request) -> str:
-    public_url = request.app.state.settings.public_url
-    base = public_url or str(request.base_url)
+def _webhook_url(request: Request, settings: Settings) -> str:
+    base = settings.public_url or str(request.base_url)
     return base.rstrip("/") + github.WEBHOOK_PATH
 
 
 async def _status(
-    request: Request, context: ProjectContext, session: SessionDep
+    request: Request, settings: Settings, context: ProjectContext, session: AsyncSession
 ) -> GitHubIntegration:
     return await github.integration_status(
-        session, context.project, secret_key=_secret_key(request), webhook_url=_webhook_url(request)
+        session,
+        context.project,
+        secret_key=_secret_key(settings),
+        webhook_url=_webhook_url(request, settings),
     )
 
 
@@ -86,6 +79,8 @@ async def _status(
 async def github_webhook(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
     x_github_event: Annotated[str | None, Header(max_length=64)] = None,
     x_github_delivery: Annotated[str | None, Header(max_length=100)] = None,
     x_hub_signature_256: Annotated[str | None, Header(max_length=100)] = None,
@@ -97,43 +92,47 @@ async def github_webhook(
         content_type=request.headers.get("content-type", ""),
         body=await request.body(),
     )
-    return await github.receive(
-        session, delivery, secret_key=_secret_key(request), clock=request.app.state.clock
-    )
+    return await github.receive(session, delivery, secret_key=_secret_key(settings), clock=clock)
 
 
 @router.get(
     _SETTINGS,
     response_model=GitHubIntegration,
     summary="The project's GitHub webhook: configured or not, repositories, last delivery",
-    responses=problem_responses(*_SCOPED),
+    responses=problem_responses(*_MEMBER_ERRORS),
 )
 async def get_github_integration(
-    request: Request, context: ProjectViewer, session: SessionDep
+    request: Request, settings: SettingsDep, context: ProjectViewer, session: SessionDep
 ) -> GitHubIntegration:
-    return await _status(request, context, session)
+    return await _status(request, settings, context, session)
 
 
 @router.put(
     _SETTINGS,
     response_model=GitHubIntegrationCreated,
     summary="Set or rotate the webhook secret (maintainers); shown in this response only",
-    responses=problem_responses(*_SCOPED),
+    responses=problem_responses(*_MEMBER_ERRORS),
 )
 async def set_github_webhook_secret(
-    body: WebhookSecretSet, request: Request, context: ProjectMaintainer, session: SessionDep
+    body: WebhookSecretSet,
+    request: Request,
+    settings: SettingsDep,
+    context: ProjectMaintainer,
+    session: SessionDep,
+    clock: ClockDep,
+    client: ClientDep,
 ) -> GitHubIntegrationCreated:
     assert context.user is not None  # member routes: never an API key
     secret = await github.set_webhook_secret(
         session,
         context.project,
         secret=body.secret,
-        secret_key=_secret_key(request),
+        secret_key=_secret_key(settings),
         actor=context.user,
-        clock=request.app.state.clock,
-        client=client_info(request),
+        clock=clock,
+        client=client,
     )
-    status = await _status(request, context, session)
+    status = await _status(request, settings, context, session)
     return GitHubIntegrationCreated(**status.model_dump(), secret=secret)
 
 
@@ -141,17 +140,13 @@ async def set_github_webhook_secret(
     _SETTINGS,
     status_code=204,
     summary="Remove the webhook secret (maintainers): deliveries are refused from then on",
-    responses=problem_responses(*_SCOPED),
+    responses=problem_responses(*_MEMBER_ERRORS),
 )
 async def delete_github_integration(
-    request: Request, context: ProjectMaintainer, session: SessionDep
+    context: ProjectMaintainer, session: SessionDep, clock: ClockDep, client: ClientDep
 ) -> Response:
     assert context.user is not None
     await github.remove_webhook_secret(
-        session,
-        context.project,
-        actor=context.user,
-        clock=request.app.state.clock,
-        client=client_info(request),
+        session, context.project, actor=context.user, clock=clock, client=client
     )
     return Response(status_code=204)

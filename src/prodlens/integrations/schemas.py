@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from prodlens.auth.schemas import Strict
+from prodlens.kit.schemas import Strict
 
 
 def _printable(value: str) -> str:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from prodlens.config import Settings
+from prodlens.kit.tasks import TaskRunner
 from prodlens.observability import metrics
 
 # Stable constraint names, so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -267,8 +268,9 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+            tasks: TaskRunner = request.app.state.tasks
             for work in session.info.pop("after_commit", []):
-                request.app.state.tasks.spawn(work(), name=getattr(work, "__name__", "work"))
+                tasks.spawn(work(), name=getattr(work, "__name__", "work"))
         finally:
             # Also when the commit itself fails. Closing first ends the request's
             # transaction, whatever state it is in, and frees SQLite's write lock.

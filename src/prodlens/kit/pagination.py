@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -22,6 +23,7 @@ MAX_PAGE_SIZE = 100
 COUNT_LIMIT = 10_000
 
 T = TypeVar("T")
+Sortable = ColumnElement[Any] | QueryableAttribute[Any]
 
 
 class InvalidSort(ProblemError):
@@ -73,7 +75,7 @@ class Page(BaseModel, Generic[T]):
 
 def order_by(
     sort: str | None,
-    allowed: Mapping[str, ColumnElement[Any] | QueryableAttribute[Any]],
+    allowed: Mapping[str, Sortable],
     *,
     default: str,
 ) -> list[ColumnElement[Any]]:
@@ -106,3 +108,31 @@ async def paginate(
     if scalars:
         return list(await session.scalars(page)), total
     return [tuple(row) for row in await session.execute(page)], total
+
+
+@dataclass(frozen=True)
+class Sorting:
+    """The fields a list sorts by, its default (`-` for descending) and a unique column
+    that orders ties, so that no row shows on two pages or on none."""
+
+    fields: Mapping[str, Sortable]
+    default: str
+    tiebreaker: Sortable
+
+
+async def paginate_sorted(
+    session: AsyncSession,
+    statement: Select[*tuple[Any, ...]],
+    params: PageParams,
+    *,
+    sort: str | None,
+    sorting: Sorting,
+    item: Callable[[Any], T],
+    scalars: bool = True,
+) -> Page[T]:
+    """One page of `statement` in the order `sort` asks for (from `sorting`), each row
+    (see `paginate` for `scalars`) made into an item by `item`."""
+    ordering = order_by(sort, sorting.fields, default=sorting.default)
+    ordered = statement.order_by(*ordering, sorting.tiebreaker)
+    rows, total = await paginate(session, ordered, params, scalars=scalars)
+    return Page.build([item(row) for row in rows], total=total, params=params)

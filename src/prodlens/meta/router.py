@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from prodlens import __version__
 from prodlens.http.access import InstrumentedRoute
+from prodlens.kit.deps import SettingsDep, StateStoreDep
 from prodlens.kit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from prodlens.system.deps import MaintenanceSwitchDep
 
 API_PREFIX = "/api/v1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
@@ -44,8 +46,8 @@ class PublicConfig(BaseModel):
 
 
 @router.get("", response_model=ApiInfo, summary="API name, version and where the docs are")
-async def api_info(request: Request) -> ApiInfo:
-    docs = request.app.state.settings.serve_docs
+async def api_info(settings: SettingsDep) -> ApiInfo:
+    docs = settings.serve_docs
     return ApiInfo(
         name="ProdLens",
         version=__version__,
@@ -58,15 +60,15 @@ async def api_info(request: Request) -> ApiInfo:
 
 
 @router.get("/config", response_model=PublicConfig, summary="Public configuration (no secrets)")
-async def public_config(request: Request) -> PublicConfig:
-    state = request.app.state
-    settings = state.settings
+async def public_config(
+    settings: SettingsDep, maintenance: MaintenanceSwitchDep, store: StateStoreDep
+) -> PublicConfig:
     return PublicConfig(
         version=__version__,
         environment=settings.env.value,
-        maintenance=await state.maintenance.active(),
+        maintenance=await maintenance.active(),
         docs_enabled=settings.serve_docs,
-        shared_state=state.state_store.backend,
+        shared_state=store.backend,
         limits=PublicLimits(
             max_body_bytes=settings.http.max_body_bytes,
             max_ingest_body_bytes=settings.http.max_ingest_body_bytes,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,7 @@ from prodlens import __version__
 from prodlens.auth.deps import is_admin_request
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import Database
+from prodlens.kit.deps import DatabaseDep, SettingsDep, StateStoreDep
 from prodlens.kit.errors import (
     PROBLEM_MEDIA_TYPE,
     ServiceUnavailable,
@@ -102,11 +103,27 @@ async def _state_check(store: StateStore) -> Check:
     return Check(status="ok", latency_ms=_elapsed_ms(started), detail=store.backend)
 
 
-async def run_checks(request: Request) -> dict[str, Check]:
-    state = request.app.state
-    checks = await _database_checks(state.database, state.migration_heads)
-    checks["state"] = await _state_check(state.state_store)
+async def _migration_heads(request: Request) -> frozenset[str]:
+    heads: frozenset[str] = request.app.state.migration_heads
+    return heads
+
+
+async def _started_monotonic(request: Request) -> float:
+    started: float = request.app.state.started_monotonic
+    return started
+
+
+async def _run_checks(
+    database: DatabaseDep,
+    heads: Annotated[frozenset[str], Depends(_migration_heads)],
+    store: StateStoreDep,
+) -> dict[str, Check]:
+    checks = await _database_checks(database, heads)
+    checks["state"] = await _state_check(store)
     return checks
+
+
+ChecksDep = Annotated[dict[str, Check], Depends(_run_checks)]
 
 
 @router.get("", response_model=HealthStatus, summary="Cheap check that the process answers")
@@ -125,8 +142,7 @@ async def health_live() -> LiveStatus:
     summary="Readiness: database reachable and migrated (Redis down: 200, degraded)",
     responses=problem_responses(NotReady),
 )
-async def health_ready(request: Request) -> ReadyStatus | JSONResponse:
-    checks = await run_checks(request)
+async def health_ready(request: Request, checks: ChecksDep) -> ReadyStatus | JSONResponse:
     failing = {name: check for name, check in checks.items() if check.status == "failing"}
     if not failing:
         degraded = any(check.status == "degraded" for check in checks.values())
@@ -146,12 +162,15 @@ async def health_ready(request: Request) -> ReadyStatus | JSONResponse:
     response_model=DetailedHealth,
     summary="Each dependency's status and latency, version and uptime (details for admins)",
 )
-async def health_detailed(request: Request) -> DetailedHealth:
-    checks = await run_checks(request)
+async def health_detailed(
+    request: Request,
+    checks: ChecksDep,
+    settings: SettingsDep,
+    started: Annotated[float, Depends(_started_monotonic)],
+) -> DetailedHealth:
     if not await is_admin_request(request.scope):
         # What failed and why (backends, revisions, error types) is for admins only.
         checks = {name: check.model_copy(update={"detail": None}) for name, check in checks.items()}
-    state = request.app.state
     statuses = {check.status for check in checks.values()}
     return DetailedHealth(
         status="failing"
@@ -160,7 +179,7 @@ async def health_detailed(request: Request) -> DetailedHealth:
         if "degraded" in statuses
         else "ok",
         version=__version__,
-        environment=state.settings.env.value,
-        uptime_seconds=round(time.monotonic() - state.started_monotonic, 3),
+        environment=settings.env.value,
+        uptime_seconds=round(time.monotonic() - started, 3),
         checks=checks,
     )

@@ -24,7 +24,8 @@ from prodlens.auth.deps import (
 )
 from prodlens.auth.models import User
 from prodlens.kit.db import SessionDep
-from prodlens.projects import keys
+from prodlens.projects import api_keys_service
+from prodlens.projects.api_key_format import looks_like_key
 from prodlens.projects.errors import (
     ApiKeyScopeMissing,
     InvalidApiKey,
@@ -61,17 +62,18 @@ def ProjectAccess(role: ProjectRole, *, key_scope: KeyScope | None = None) -> An
         project_id: str,
         request: Request,
         session: SessionDep,
-        rt: AuthDep,
+        runtime: AuthDep,
         bearer: Annotated[str | None, Depends(bearer_scheme)],
         cookie: Annotated[str | None, Depends(cookie_scheme)],
         api_key: Annotated[str | None, Depends(api_key_scheme)],
     ) -> ProjectContext:
-        presented = api_key or (bearer if bearer and keys.looks_like_key(bearer) else None)
+        presented = api_key or (bearer if bearer and looks_like_key(bearer) else None)
         if presented is not None:
-            key = await keys.authenticate(session, presented, now=rt.clock.now())
-            if keys.needs_touch(key, rt.clock.now()):
-                rt.tasks.spawn(
-                    keys.touch(rt.sessionmaker, key.id, rt.clock.now()), name="api_key_used"
+            key = await api_keys_service.authenticate(session, presented, now=runtime.clock.now())
+            if api_keys_service.needs_touch(key, runtime.clock.now()):
+                runtime.tasks.spawn(
+                    api_keys_service.touch(runtime.sessionmaker, key.id, runtime.clock.now()),
+                    name="api_key_used",
                 )
             project = await find_project(session, project_id)
             if project is None or key.project_id != project.id:
@@ -83,7 +85,7 @@ def ProjectAccess(role: ProjectRole, *, key_scope: KeyScope | None = None) -> An
                 )
             return ProjectContext(project, None, None, key)
 
-        principal = await authenticate_request(request, rt, bearer, cookie)
+        principal = await authenticate_request(request, runtime, bearer, cookie)
         user = await load_current_user(request, principal, session)
         project = await find_project(session, project_id)
         membership = None
@@ -104,16 +106,19 @@ def KeyAccess(scope: KeyScope) -> Any:
 
     async def access(
         session: SessionDep,
-        rt: AuthDep,
+        runtime: AuthDep,
         bearer: Annotated[str | None, Depends(bearer_scheme)],
         api_key: Annotated[str | None, Depends(api_key_scheme)],
     ) -> ProjectContext:
-        presented = api_key or (bearer if bearer and keys.looks_like_key(bearer) else None)
+        presented = api_key or (bearer if bearer and looks_like_key(bearer) else None)
         if presented is None:
             raise InvalidApiKey("Send a project API key as X-API-Key or Bearer pl_….")
-        key = await keys.authenticate(session, presented, now=rt.clock.now())
-        if keys.needs_touch(key, rt.clock.now()):
-            rt.tasks.spawn(keys.touch(rt.sessionmaker, key.id, rt.clock.now()), name="api_key_used")
+        key = await api_keys_service.authenticate(session, presented, now=runtime.clock.now())
+        if api_keys_service.needs_touch(key, runtime.clock.now()):
+            runtime.tasks.spawn(
+                api_keys_service.touch(runtime.sessionmaker, key.id, runtime.clock.now()),
+                name="api_key_used",
+            )
         if scope not in key.scopes:
             raise ApiKeyScopeMissing(f"This needs a key with the {scope.value!r} scope.")
         project = await session.get(Project, key.project_id)
@@ -134,3 +139,6 @@ ProjectIngest = Annotated[
     ProjectContext, ProjectAccess(ProjectRole.MAINTAINER, key_scope=KeyScope.INGEST)
 ]
 IngestKey = Annotated[ProjectContext, KeyAccess(KeyScope.INGEST)]
+
+# Every project-scoped route can answer these (see ProjectAccess).
+SCOPED = (ProjectNotFound, ProjectRoleRequired, InvalidApiKey, ApiKeyScopeMissing)

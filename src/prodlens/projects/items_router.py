@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClockDep
 from prodlens.kit.errors import problem_responses
-from prodlens.kit.pagination import InvalidSort, Page, PageDep, order_by, paginate
-from prodlens.projects import items
-from prodlens.projects.deps import ProjectMaintainer, ProjectReader
+from prodlens.kit.pagination import InvalidSort, Page, PageDep, Sorting, paginate_sorted
+from prodlens.projects import items_service
+from prodlens.projects.deps import SCOPED, ProjectMaintainer, ProjectReader
 from prodlens.projects.errors import InvalidAssignee, ItemNotFound
 from prodlens.projects.models import WorkItem
-from prodlens.projects.router import SCOPED
 from prodlens.projects.schemas import ItemCreate, ItemPublic, ItemStatusName, ItemUpdate
 
 router = APIRouter(
@@ -25,13 +25,17 @@ router = APIRouter(
     responses=problem_responses(NotAuthenticated, *SCOPED),
 )
 
-SORTABLE = {
-    "created_at": WorkItem.created_at,
-    "updated_at": WorkItem.updated_at,
-    "title": WorkItem.title,
-    "status": WorkItem.status,
-    "done_at": WorkItem.done_at,
-}
+SORTING = Sorting(
+    {
+        "created_at": WorkItem.created_at,
+        "updated_at": WorkItem.updated_at,
+        "title": WorkItem.title,
+        "status": WorkItem.status,
+        "done_at": WorkItem.done_at,
+    },
+    default="-created_at",
+    tiebreaker=WorkItem.id,
+)
 
 
 @router.get(
@@ -52,12 +56,12 @@ async def list_items(
         str | None, Query(description="created_at, updated_at, title, status, done_at; `-` desc.")
     ] = None,
 ) -> Page[ItemPublic]:
-    statement = items.list_statement(
+    statement = items_service.list_statement(
         context.project, status=status, assignee_id=assignee_id, label=label, text=q
     )
-    statement = statement.order_by(*order_by(sort, SORTABLE, default="-created_at"), WorkItem.id)
-    rows, total = await paginate(session, statement, page)
-    return Page[ItemPublic].build([items.to_public(row) for row in rows], total=total, params=page)
+    return await paginate_sorted(
+        session, statement, page, sort=sort, sorting=SORTING, item=items_service.to_public
+    )
 
 
 @router.post(
@@ -68,12 +72,10 @@ async def list_items(
     responses=problem_responses(InvalidAssignee),
 )
 async def create_item(
-    body: ItemCreate, request: Request, context: ProjectMaintainer, session: SessionDep
+    body: ItemCreate, context: ProjectMaintainer, session: SessionDep, clock: ClockDep
 ) -> ItemPublic:
-    item = await items.create(
-        session, project=context.project, data=body, clock=request.app.state.clock
-    )
-    return items.to_public(item)
+    item = await items_service.create(session, project=context.project, data=body, clock=clock)
+    return items_service.to_public(item)
 
 
 @router.get(
@@ -83,7 +85,7 @@ async def create_item(
     responses=problem_responses(ItemNotFound),
 )
 async def get_item(item_id: str, context: ProjectReader, session: SessionDep) -> ItemPublic:
-    return items.to_public(await items.get(session, context.project, item_id))
+    return items_service.to_public(await items_service.get(session, context.project, item_id))
 
 
 @router.patch(
@@ -95,15 +97,15 @@ async def get_item(item_id: str, context: ProjectReader, session: SessionDep) ->
 async def update_item(
     item_id: str,
     body: ItemUpdate,
-    request: Request,
     context: ProjectMaintainer,
     session: SessionDep,
+    clock: ClockDep,
 ) -> ItemPublic:
-    item = await items.get(session, context.project, item_id)
-    updated = await items.update(
-        session, project=context.project, item=item, data=body, clock=request.app.state.clock
+    item = await items_service.get(session, context.project, item_id)
+    updated = await items_service.update(
+        session, project=context.project, item=item, data=body, clock=clock
     )
-    return items.to_public(updated)
+    return items_service.to_public(updated)
 
 
 @router.delete(
@@ -113,5 +115,5 @@ async def update_item(
     responses=problem_responses(ItemNotFound),
 )
 async def delete_item(item_id: str, context: ProjectMaintainer, session: SessionDep) -> Response:
-    await items.delete(session, await items.get(session, context.project, item_id))
+    await items_service.delete(session, await items_service.get(session, context.project, item_id))
     return Response(status_code=204)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from prodlens.auth.deps import CurrentUser
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.auth.models import User
 from prodlens.http.access import InstrumentedRoute
-from prodlens.http.client_ip import client_info
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClientDep, ClockDep
 from prodlens.kit.errors import problem_responses
-from prodlens.kit.pagination import InvalidSort, Page, PageDep, order_by, paginate
+from prodlens.kit.pagination import InvalidSort, Page, PageDep, Sorting, paginate_sorted
 from prodlens.projects import service
 from prodlens.projects.deps import (
+    SCOPED,
     ProjectContext,
     ProjectMaintainer,
     ProjectOwner,
@@ -24,12 +25,8 @@ from prodlens.projects.deps import (
 )
 from prodlens.projects.errors import (
     AlreadyMember,
-    ApiKeyScopeMissing,
-    InvalidApiKey,
     LastOwner,
     MemberNotFound,
-    ProjectNotFound,
-    ProjectRoleRequired,
     SlugTaken,
     UserToAddNotFound,
 )
@@ -52,14 +49,12 @@ router = APIRouter(
     route_class=InstrumentedRoute,
     responses=problem_responses(NotAuthenticated),
 )
-# Every project-scoped route can answer these (see ProjectAccess).
-SCOPED = (ProjectNotFound, ProjectRoleRequired, InvalidApiKey, ApiKeyScopeMissing)
 
-SORTABLE = {
-    "name": Project.name,
-    "created_at": Project.created_at,
-    "updated_at": Project.updated_at,
-}
+SORTING = Sorting(
+    {"name": Project.name, "created_at": Project.created_at, "updated_at": Project.updated_at},
+    default="-created_at",
+    tiebreaker=Project.id,
+)
 
 
 def _public(project: Project, role: str | None) -> ProjectPublic:
@@ -79,9 +74,9 @@ def _actor(context: ProjectContext) -> User:
     responses=problem_responses(SlugTaken),
 )
 async def create_project(
-    body: ProjectCreate, request: Request, user: CurrentUser, session: SessionDep
+    body: ProjectCreate, user: CurrentUser, session: SessionDep, clock: ClockDep
 ) -> ProjectPublic:
-    project = await service.create(session, owner=user, data=body, clock=request.app.state.clock)
+    project = await service.create(session, owner=user, data=body, clock=clock)
     return _public(project, ProjectRole.OWNER)
 
 
@@ -103,10 +98,14 @@ async def list_projects(
     ] = None,
 ) -> Page[ProjectPublic]:
     statement = service.list_statement(user, search=search, status=status, role=role)
-    statement = statement.order_by(*order_by(sort, SORTABLE, default="-created_at"), Project.id)
-    rows, total = await paginate(session, statement, page, scalars=False)
-    return Page[ProjectPublic].build(
-        [_public(project, role_name) for project, role_name in rows], total=total, params=page
+    return await paginate_sorted(
+        session,
+        statement,
+        page,
+        sort=sort,
+        sorting=SORTING,
+        item=lambda row: _public(*row),  # (project, the caller's role)
+        scalars=False,
     )
 
 
@@ -136,15 +135,11 @@ async def get_project(context: ProjectReader) -> ProjectPublic:
     responses=problem_responses(*SCOPED, SlugTaken),
 )
 async def update_project(
-    body: ProjectUpdate, request: Request, context: ProjectMaintainer, session: SessionDep
+    body: ProjectUpdate, context: ProjectMaintainer, session: SessionDep, clock: ClockDep
 ) -> ProjectPublic:
     assert context.role is not None
     project = await service.update(
-        session,
-        project=context.project,
-        data=body,
-        role=context.role,
-        clock=request.app.state.clock,
+        session, project=context.project, data=body, role=context.role, clock=clock
     )
     return _public(project, context.role)
 
@@ -168,13 +163,7 @@ async def delete_project(context: ProjectOwner, session: SessionDep) -> Response
 )
 async def list_members(context: ProjectViewer, session: SessionDep) -> list[MemberPublic]:
     return [
-        MemberPublic(
-            user_id=user.id,
-            username=user.username,
-            display_name=user.display_name,
-            role=member.role,
-            added_at=member.added_at,
-        )
+        MemberPublic.of(member, user)
         for member, user in await service.members(session, context.project)
     ]
 
@@ -187,7 +176,11 @@ async def list_members(context: ProjectViewer, session: SessionDep) -> list[Memb
     responses=problem_responses(*SCOPED, UserToAddNotFound, AlreadyMember),
 )
 async def add_member(
-    body: MemberAdd, request: Request, context: ProjectOwner, session: SessionDep
+    body: MemberAdd,
+    context: ProjectOwner,
+    session: SessionDep,
+    clock: ClockDep,
+    client: ClientDep,
 ) -> MemberPublic:
     member, user = await service.add_member(
         session,
@@ -195,16 +188,10 @@ async def add_member(
         identifier=body.user,
         role=ProjectRole(body.role),
         actor=_actor(context),
-        clock=request.app.state.clock,
-        client=client_info(request),
+        clock=clock,
+        client=client,
     )
-    return MemberPublic(
-        user_id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=body.role,
-        added_at=member.added_at,
-    )
+    return MemberPublic.of(member, user)
 
 
 @router.patch(
@@ -216,28 +203,21 @@ async def add_member(
 async def change_member_role(
     user_id: str,
     body: MemberUpdate,
-    request: Request,
     context: ProjectOwner,
     session: SessionDep,
+    clock: ClockDep,
+    client: ClientDep,
 ) -> MemberPublic:
-    member = await service.change_role(
+    member, user = await service.change_role(
         session,
         project=context.project,
         user_id=user_id,
         role=ProjectRole(body.role),
         actor=_actor(context),
-        clock=request.app.state.clock,
-        client=client_info(request),
+        clock=clock,
+        client=client,
     )
-    user = await session.get(User, user_id)
-    assert user is not None
-    return MemberPublic(
-        user_id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=body.role,
-        added_at=member.added_at,
-    )
+    return MemberPublic.of(member, user)
 
 
 @router.delete(
@@ -247,17 +227,20 @@ async def change_member_role(
     responses=problem_responses(*SCOPED, MemberNotFound, LastOwner),
 )
 async def remove_member(
-    user_id: str, request: Request, context: ProjectViewer, session: SessionDep
+    user_id: str,
+    context: ProjectViewer,
+    session: SessionDep,
+    clock: ClockDep,
+    client: ClientDep,
 ) -> Response:
-    actor = _actor(context)
-    if user_id != actor.id and context.role is not ProjectRole.OWNER:
-        raise ProjectRoleRequired("Removing another member needs the owner role.")
+    assert context.role is not None  # a member: these routes do not accept API keys
     await service.remove_member(
         session,
         project=context.project,
         user_id=user_id,
-        actor=actor,
-        clock=request.app.state.clock,
-        client=client_info(request),
+        actor=_actor(context),
+        actor_role=context.role,
+        clock=clock,
+        client=client,
     )
     return Response(status_code=204)

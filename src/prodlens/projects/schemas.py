@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from prodlens.auth.schemas import Strict
+from prodlens.auth.models import User
+from prodlens.kit.schemas import Strict
+from prodlens.projects.models import ProjectMember, ProjectRole
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 RepoName = Annotated[
@@ -81,6 +83,16 @@ class MemberPublic(BaseModel):
     display_name: str
     role: RoleName
     added_at: datetime
+
+    @classmethod
+    def of(cls, member: ProjectMember, user: User) -> MemberPublic:
+        return cls(
+            user_id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=ProjectRole(member.role).value,
+            added_at=member.added_at,
+        )
 
 
 class ItemCreate(Strict):

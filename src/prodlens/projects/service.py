@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth.models import User
 from prodlens.auth.service import find_by_identifier
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.clock import Clock
 from prodlens.projects.errors import (
     AlreadyMember,
@@ -245,7 +245,7 @@ async def change_role(
     actor: User,
     clock: Clock,
     client: ClientInfo,
-) -> ProjectMember:
+) -> tuple[ProjectMember, User]:
     member = await _member(session, project, user_id)
     demoted = member.role == ProjectRole.OWNER and role is not ProjectRole.OWNER
     if demoted and await _owners(session, project.id) <= 1:
@@ -262,7 +262,9 @@ async def change_role(
         details={"project_id": project.id, "from": before, "to": role},
     )
     await session.flush()
-    return member
+    user = await session.get(User, user_id)
+    assert user is not None  # a membership's user exists (foreign key)
+    return member, user
 
 
 async def remove_member(
@@ -271,9 +273,13 @@ async def remove_member(
     project: Project,
     user_id: str,
     actor: User,
+    actor_role: ProjectRole,
     clock: Clock,
     client: ClientInfo,
 ) -> None:
+    """Owners remove anyone; every member may leave."""
+    if user_id != actor.id and actor_role is not ProjectRole.OWNER:
+        raise ProjectRoleRequired("Removing another member needs the owner role.")
     member = await _member(session, project, user_id)
     if member.role == ProjectRole.OWNER and await _owners(session, project.id) <= 1:
         raise LastOwner("The last owner cannot leave; make someone else an owner or delete it.")

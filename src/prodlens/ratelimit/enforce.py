@@ -12,6 +12,12 @@ from prodlens.observability import metrics
 from prodlens.ratelimit.limiter import STATE_KEY, Decision, RateLimited, RateLimiter
 
 
+def app_limiter(scope: Scope) -> RateLimiter:
+    """The app's limiter, for code that has a scope (middleware) rather than a dependency."""
+    limiter: RateLimiter = scope["app"].state.rate_limiter
+    return limiter
+
+
 def remember(scope: Scope, decision: Decision) -> None:
     """Keep the decision closest to exhaustion; it is the one the headers report."""
     state = scope.setdefault("state", {})
@@ -42,4 +48,4 @@ async def enforce(
 async def enforce_request(
     request: Request, policy: str, key: str, *, item: RateLimitItem | None = None
 ) -> None:
-    await enforce(request.scope, request.app.state.rate_limiter, policy, key, item=item)
+    await enforce(request.scope, app_limiter(request.scope), policy, key, item=item)

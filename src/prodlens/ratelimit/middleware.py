@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prodlens.auth.cookies import ACCESS_COOKIE
-from prodlens.auth.runtime import AuthRuntime
+from prodlens.auth.runtime import app_auth_runtime
 from prodlens.auth.tokens import InvalidToken
 from prodlens.http.client_ip import scope_client_ip
 from prodlens.kit.errors import correlation_id_of, problem_response
-from prodlens.projects.keys import looks_like_key, prefix_of
-from prodlens.ratelimit.enforce import enforce
+from prodlens.projects.api_key_format import looks_like_key, prefix_of
+from prodlens.ratelimit.enforce import app_limiter, enforce
 from prodlens.ratelimit.limiter import STATE_KEY, RateLimited
 
 
@@ -37,9 +37,9 @@ def client_key(scope: Scope) -> str:
     else:
         token = token or Request(scope).cookies.get(ACCESS_COOKIE, "")
         if token:
-            rt: AuthRuntime = scope["app"].state.auth
+            runtime = app_auth_runtime(scope)
             try:
-                return f"user:{rt.keys.verify_access(token).user_id}"
+                return f"user:{runtime.keys.verify_access(token).user_id}"
             except InvalidToken:
                 pass
     return f"ip:{scope_client_ip(scope)}"
@@ -55,7 +55,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            await enforce(scope, scope["app"].state.rate_limiter, "general", client_key(scope))
+            await enforce(scope, app_limiter(scope), "general", client_key(scope))
         except RateLimited as exc:
             response = problem_response(
                 exc,

@@ -7,6 +7,7 @@ import time
 from limits import RateLimitItem, RateLimitItemPerHour
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import Scope
 
 from prodlens.ratelimit.models import Plan
 
@@ -36,9 +37,7 @@ class PlanBook:
         self._loaded_at = float("-inf")
 
 
-async def list_plans(session: AsyncSession) -> list[Plan]:
-    return list(
-        await session.scalars(
-            select(Plan).order_by(Plan.requests_per_hour.is_(None), Plan.requests_per_hour)
-        )
-    )
+def app_plan_book(scope: Scope) -> PlanBook:
+    """The app's plan book, for code that has a scope rather than a dependency."""
+    plans: PlanBook = scope["app"].state.plans
+    return plans

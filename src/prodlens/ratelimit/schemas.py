@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prodlens.auth.schemas import Strict
+from prodlens.kit.schemas import Strict
 
 
 class PlanPublic(BaseModel):

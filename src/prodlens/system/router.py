@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from prodlens.auth.deps import AdminUser
 from prodlens.auth.errors import AdminRequired, NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
-from prodlens.http.client_ip import client_info
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClientDep, ClockDep
 from prodlens.kit.errors import problem_responses
 from prodlens.system import service
+from prodlens.system.deps import MaintenanceSwitchDep
 
 MAINTENANCE_PATH = "/api/v1/admin/maintenance"
 
@@ -28,8 +29,7 @@ class MaintenanceState(BaseModel):
 
 
 @router.get(MAINTENANCE_PATH, response_model=MaintenanceState, summary="Is maintenance mode on?")
-async def get_maintenance(request: Request, admin: AdminUser) -> MaintenanceState:
-    switch = request.app.state.maintenance
+async def get_maintenance(admin: AdminUser, switch: MaintenanceSwitchDep) -> MaintenanceState:
     return MaintenanceState(enabled=await switch.active(), forced_by_setting=switch.forced)
 
 
@@ -39,15 +39,14 @@ async def get_maintenance(request: Request, admin: AdminUser) -> MaintenanceStat
     summary="Switch maintenance mode (every worker follows within seconds)",
 )
 async def set_maintenance(
-    body: MaintenanceState, request: Request, admin: AdminUser, session: SessionDep
+    body: MaintenanceState,
+    admin: AdminUser,
+    session: SessionDep,
+    switch: MaintenanceSwitchDep,
+    clock: ClockDep,
+    client: ClientDep,
 ) -> MaintenanceState:
     await service.set_maintenance(
-        session,
-        enabled=body.enabled,
-        admin=admin,
-        clock=request.app.state.clock,
-        client=client_info(request),
+        session, enabled=body.enabled, switch=switch, admin=admin, clock=clock, client=client
     )
-    switch = request.app.state.maintenance
-    switch.remember(body.enabled)
     return MaintenanceState(enabled=switch.forced or body.enabled, forced_by_setting=switch.forced)

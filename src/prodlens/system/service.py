@@ -6,9 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth.models import User
+from prodlens.http.maintenance import MaintenanceSwitch
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.clock import Clock
+from prodlens.kit.db import after_commit
 from prodlens.system.models import SystemFlag
 
 MAINTENANCE = "maintenance"
@@ -21,7 +23,13 @@ async def maintenance_flag(sessionmaker: async_sessionmaker[AsyncSession]) -> bo
 
 
 async def set_maintenance(
-    session: AsyncSession, *, enabled: bool, admin: User, clock: Clock, client: ClientInfo
+    session: AsyncSession,
+    *,
+    enabled: bool,
+    switch: MaintenanceSwitch,
+    admin: User,
+    clock: Clock,
+    client: ClientInfo,
 ) -> None:
     now = clock.now()
     flag = await session.get(SystemFlag, MAINTENANCE)
@@ -40,3 +48,10 @@ async def set_maintenance(
         details={"enabled": enabled},
     )
     await session.flush()
+
+    # This worker follows at once, but only once committed: a rolled-back request must
+    # not switch it. The others read the stored flag on their next reload.
+    async def remember_maintenance() -> None:
+        switch.remember(enabled)
+
+    after_commit(session, remember_maintenance)

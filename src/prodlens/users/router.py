@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from prodlens.auth import service as accounts
 from prodlens.auth.deps import AdminUser, AuthDep
@@ -13,10 +13,10 @@ from prodlens.auth.models import User
 from prodlens.auth.passwords import WeakPassword
 from prodlens.auth.schemas import SessionPublic
 from prodlens.http.access import InstrumentedRoute
-from prodlens.http.client_ip import client_info
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClientDep
 from prodlens.kit.errors import problem_responses
-from prodlens.kit.pagination import InvalidSort, Page, PageDep, order_by, paginate
+from prodlens.kit.pagination import InvalidSort, Page, PageDep, Sorting, paginate_sorted
 from prodlens.users import service
 from prodlens.users.schemas import RoleName, Tier, UserAdminView, UserCreate, UserUpdate
 from prodlens.users.service import EmailTaken, LastAdmin, SelfChange, UserNotFound
@@ -30,12 +30,16 @@ router = APIRouter(
 
 SEARCH_HELP = "Part of the email, username or display name."
 SORT_HELP = "created_at, email, username or last_login_at; prefix `-` for descending."
-SORTABLE = {
-    "created_at": User.created_at,
-    "email": User.email_key,
-    "username": User.username_key,
-    "last_login_at": User.last_login_at,
-}
+SORTING = Sorting(
+    {
+        "created_at": User.created_at,
+        "email": User.email_key,
+        "username": User.username_key,
+        "last_login_at": User.last_login_at,
+    },
+    default="-created_at",
+    tiebreaker=User.id,
+)
 
 
 @router.get(
@@ -60,10 +64,8 @@ async def list_users(
     ] = None,
 ) -> Page[UserAdminView]:
     statement = service.list_statement(search=search, role=role, active=active, tier=tier)
-    statement = statement.order_by(*order_by(sort, SORTABLE, default="-created_at"), User.id)
-    rows, total = await paginate(session, statement, page)
-    return Page[UserAdminView].build(
-        [UserAdminView.model_validate(row) for row in rows], total=total, params=page
+    return await paginate_sorted(
+        session, statement, page, sort=sort, sorting=SORTING, item=UserAdminView.model_validate
     )
 
 
@@ -75,9 +77,9 @@ async def list_users(
     responses=problem_responses(WeakPassword, UsernameTaken, EmailTaken),
 )
 async def create_user(
-    body: UserCreate, request: Request, admin: AdminUser, session: SessionDep, rt: AuthDep
+    body: UserCreate, admin: AdminUser, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> UserAdminView:
-    user = await service.create(session, rt, admin=admin, data=body, client=client_info(request))
+    user = await service.create(session, runtime, admin=admin, data=body, client=client)
     return UserAdminView.model_validate(user)
 
 
@@ -100,14 +102,14 @@ async def get_user(user_id: str, admin: AdminUser, session: SessionDep) -> UserA
 async def update_user(
     user_id: str,
     body: UserUpdate,
-    request: Request,
     admin: AdminUser,
     session: SessionDep,
-    rt: AuthDep,
+    runtime: AuthDep,
+    client: ClientDep,
 ) -> UserAdminView:
     user = await service.get_user(session, user_id)
     updated = await service.update(
-        session, rt, admin=admin, user=user, changes=body, client=client_info(request)
+        session, runtime, admin=admin, user=user, changes=body, client=client
     )
     return UserAdminView.model_validate(updated)
 
@@ -119,10 +121,10 @@ async def update_user(
     responses=problem_responses(UserNotFound, LastAdmin, SelfChange),
 )
 async def delete_user(
-    user_id: str, request: Request, admin: AdminUser, session: SessionDep, rt: AuthDep
+    user_id: str, admin: AdminUser, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Response:
     user = await service.get_user(session, user_id)
-    await service.delete(session, rt, admin=admin, user=user, client=client_info(request))
+    await service.delete(session, runtime, admin=admin, user=user, client=client)
     return Response(status_code=204)
 
 
@@ -133,10 +135,10 @@ async def delete_user(
     responses=problem_responses(UserNotFound),
 )
 async def unlock_user(
-    user_id: str, request: Request, admin: AdminUser, session: SessionDep, rt: AuthDep
+    user_id: str, admin: AdminUser, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Response:
     user = await service.get_user(session, user_id)
-    await service.unlock(session, rt, admin=admin, user=user, client=client_info(request))
+    await service.unlock(session, runtime, admin=admin, user=user, client=client)
     return Response(status_code=204)
 
 
@@ -147,8 +149,8 @@ async def unlock_user(
     responses=problem_responses(UserNotFound),
 )
 async def user_sessions(
-    user_id: str, admin: AdminUser, session: SessionDep, rt: AuthDep
+    user_id: str, admin: AdminUser, session: SessionDep, runtime: AuthDep
 ) -> list[SessionPublic]:
     user = await service.get_user(session, user_id)
-    rows = await accounts.list_open_sessions(session, rt, user.id)
+    rows = await accounts.list_open_sessions(session, runtime, user.id)
     return [SessionPublic.of(row, current_id=None) for row in rows]

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import ConfigDict, EmailStr, Field
 
-from prodlens.auth.schemas import DisplayName, Password, Strict, Username, UserPublic
+from prodlens.auth.schemas import DisplayName, Password, Username, UserPublic
+from prodlens.kit.schemas import Strict
 
 Tier = Literal["free", "basic", "premium", "enterprise"]
 RoleName = Literal["user", "admin"]

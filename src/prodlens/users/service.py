@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth import service as accounts
 from prodlens.auth.models import Role, User
 from prodlens.auth.runtime import AuthRuntime
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.errors import NotFound, ProblemError
 from prodlens.users.schemas import UserCreate, UserUpdate
 
@@ -63,20 +63,25 @@ async def get_user(session: AsyncSession, user_id: str) -> User:
 
 
 async def create(
-    session: AsyncSession, rt: AuthRuntime, *, admin: User, data: UserCreate, client: ClientInfo
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    *,
+    admin: User,
+    data: UserCreate,
+    client: ClientInfo,
 ) -> User:
-    accounts.check_password(rt, data.password, email=data.email, username=data.username)
+    accounts.check_password(runtime, data.password, email=data.email, username=data.username)
     account = accounts.NewAccount(data.email, data.username, data.password, data.display_name)
     try:
         user = await accounts.create_user(
-            session, rt, account, role=Role(data.role), verified=data.is_verified
+            session, runtime, account, role=Role(data.role), verified=data.is_verified
         )
     except IntegrityError:
         raise EmailTaken("An account already uses this email address.") from None
     audit.record(
         session,
         "user.created",
-        at=rt.clock.now(),
+        at=runtime.clock.now(),
         client=client,
         user_id=user.id,
         actor_id=admin.id,
@@ -94,7 +99,7 @@ async def _active_admins(session: AsyncSession) -> int:
 
 async def update(
     session: AsyncSession,
-    rt: AuthRuntime,
+    runtime: AuthRuntime,
     *,
     admin: User,
     user: User,
@@ -118,14 +123,14 @@ async def update(
         events.append(("user.activated" if fields["is_active"] else "user.deactivated", {}))
     for name, value in fields.items():
         setattr(user, name, value)
-    user.updated_at = rt.clock.now()
+    user.updated_at = runtime.clock.now()
     if deactivated:
-        await accounts.revoke_sessions(session, rt, user_id=user.id, reason="deactivated")
+        await accounts.revoke_sessions(session, runtime, user_id=user.id, reason="deactivated")
     for event_type, details in events:
         audit.record(
             session,
             event_type,
-            at=rt.clock.now(),
+            at=runtime.clock.now(),
             client=client,
             user_id=user.id,
             actor_id=admin.id,
@@ -136,17 +141,17 @@ async def update(
 
 
 async def delete(
-    session: AsyncSession, rt: AuthRuntime, *, admin: User, user: User, client: ClientInfo
+    session: AsyncSession, runtime: AuthRuntime, *, admin: User, user: User, client: ClientInfo
 ) -> None:
     if user.id == admin.id:
         raise SelfChange("Ask another admin to delete your account.")
     if user.role == Role.ADMIN and user.is_active and await _active_admins(session) <= 1:
         raise LastAdmin("Promote another admin first.")
-    await accounts.revoke_sessions(session, rt, user_id=user.id, reason="deleted")
+    await accounts.revoke_sessions(session, runtime, user_id=user.id, reason="deleted")
     audit.record(
         session,
         "user.deleted",
-        at=rt.clock.now(),
+        at=runtime.clock.now(),
         client=client,
         actor_id=admin.id,
         identifier=user.username,
@@ -157,13 +162,13 @@ async def delete(
 
 
 async def unlock(
-    session: AsyncSession, rt: AuthRuntime, *, admin: User, user: User, client: ClientInfo
+    session: AsyncSession, runtime: AuthRuntime, *, admin: User, user: User, client: ClientInfo
 ) -> None:
-    await rt.lockout.clear(user.username, user.email)
+    await runtime.lockout.clear(user.username, user.email)
     audit.record(
         session,
         "user.unlocked",
-        at=rt.clock.now(),
+        at=runtime.clock.now(),
         client=client,
         user_id=user.id,
         actor_id=admin.id,

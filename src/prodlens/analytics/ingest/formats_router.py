@@ -22,8 +22,7 @@ from prodlens.kit.errors import (
     UnsupportedMediaType,
     problem_responses,
 )
-from prodlens.projects.deps import IngestKey, ProjectContext, ProjectIngest
-from prodlens.projects.router import SCOPED
+from prodlens.projects.deps import SCOPED, IngestKey, ProjectContext, ProjectIngest
 
 router = new_ingest_router()
 # LiteLLM may send no content type (or a wrong one): its routes let the body decide.

@@ -16,8 +16,7 @@ from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
 from prodlens.kit.errors import MalformedJson, PayloadTooLarge, problem_responses
-from prodlens.projects.deps import IngestKey, ProjectContext, ProjectIngest
-from prodlens.projects.router import SCOPED
+from prodlens.projects.deps import SCOPED, IngestKey, ProjectContext, ProjectIngest
 from prodlens.ratelimit.enforce import enforce_request
 from prodlens.ratelimit.limiter import RateLimited
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
-from prodlens.http.client_ip import client_info
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClientDep, ClockDep
 from prodlens.kit.errors import problem_responses
-from prodlens.projects import api_keys
-from prodlens.projects.deps import ProjectMaintainer
+from prodlens.projects import api_keys_service
+from prodlens.projects.deps import SCOPED, ProjectMaintainer
 from prodlens.projects.errors import ApiKeyNotFound
-from prodlens.projects.router import SCOPED
 from prodlens.projects.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
 router = APIRouter(
@@ -27,7 +26,7 @@ router = APIRouter(
 async def list_api_keys(context: ProjectMaintainer, session: SessionDep) -> list[ApiKeyPublic]:
     return [
         ApiKeyPublic.model_validate(key)
-        for key in await api_keys.list_keys(session, context.project)
+        for key in await api_keys_service.list_keys(session, context.project)
     ]
 
 
@@ -38,16 +37,15 @@ async def list_api_keys(context: ProjectMaintainer, session: SessionDep) -> list
     summary="Create an API key; its secret is in this response only",
 )
 async def create_api_key(
-    body: ApiKeyCreate, request: Request, context: ProjectMaintainer, session: SessionDep
+    body: ApiKeyCreate,
+    context: ProjectMaintainer,
+    session: SessionDep,
+    clock: ClockDep,
+    client: ClientDep,
 ) -> ApiKeyCreated:
     assert context.user is not None
-    key, secret = await api_keys.create(
-        session,
-        project=context.project,
-        data=body,
-        actor=context.user,
-        clock=request.app.state.clock,
-        client=client_info(request),
+    key, secret = await api_keys_service.create(
+        session, project=context.project, data=body, actor=context.user, clock=clock, client=client
     )
     return ApiKeyCreated(**ApiKeyPublic.model_validate(key).model_dump(), key=secret)
 
@@ -59,15 +57,19 @@ async def create_api_key(
     responses=problem_responses(ApiKeyNotFound),
 )
 async def revoke_api_key(
-    key_id: str, request: Request, context: ProjectMaintainer, session: SessionDep
+    key_id: str,
+    context: ProjectMaintainer,
+    session: SessionDep,
+    clock: ClockDep,
+    client: ClientDep,
 ) -> Response:
     assert context.user is not None
-    await api_keys.revoke(
+    await api_keys_service.revoke(
         session,
         project=context.project,
         key_id=key_id,
         actor=context.user,
-        clock=request.app.state.clock,
-        client=client_info(request),
+        clock=clock,
+        client=client,
     )
     return Response(status_code=204)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from prodlens.projects.keys import new_key, prefix_of
+from prodlens.projects.api_key_format import new_key, prefix_of
 
 
 def test_prefix_survives_underscores_in_the_secret() -> None:

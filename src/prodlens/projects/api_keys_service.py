@@ -1,20 +1,25 @@
-"""Project API keys: create (secret shown once), list, revoke."""
+"""Project API keys: create (secret shown once), list, revoke; authenticate a presented key."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+import hmac
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from prodlens.audit import service as audit
-from prodlens.audit.service import ClientInfo
 from prodlens.auth.models import User
 from prodlens.auth.tokens import hash_secret
+from prodlens.kit.client import ClientInfo
 from prodlens.kit.clock import Clock
 from prodlens.kit.ids import is_valid_id
-from prodlens.projects import keys
-from prodlens.projects.errors import ApiKeyNotFound
+from prodlens.projects.api_key_format import new_key, prefix_of
+from prodlens.projects.errors import ApiKeyNotFound, InvalidApiKey
 from prodlens.projects.models import ApiKey, Project
 from prodlens.projects.schemas import ApiKeyCreate
+
+_LAST_USED_GRANULARITY = timedelta(minutes=1)  # fewer writes: last use to the minute
 
 
 async def create(
@@ -26,7 +31,7 @@ async def create(
     clock: Clock,
     client: ClientInfo,
 ) -> tuple[ApiKey, str]:
-    secret, prefix = keys.new_key()
+    secret, prefix = new_key()
     key = ApiKey(
         project_id=project.id,
         name=data.name,
@@ -84,3 +89,26 @@ async def revoke(
             details={"project_id": project.id, "key_id": key.id, "prefix": key.prefix},
         )
     await session.flush()
+
+
+async def authenticate(session: AsyncSession, presented: str, *, now: datetime) -> ApiKey:
+    prefix = prefix_of(presented)
+    if prefix is None:
+        raise InvalidApiKey()
+    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None or key.revoked_at is not None:
+        raise InvalidApiKey()
+    if not hmac.compare_digest(key.key_hash, hash_secret(presented)):
+        raise InvalidApiKey()
+    return key
+
+
+def needs_touch(key: ApiKey, now: datetime) -> bool:
+    return key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY
+
+
+async def touch(sessionmaker: async_sessionmaker[AsyncSession], key_id: str, now: datetime) -> None:
+    """Record a key's last use in a transaction of its own: a read request stays a read
+    (on SQLite, concurrent reads would otherwise contend for the write lock)."""
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
