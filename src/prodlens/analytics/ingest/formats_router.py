@@ -13,9 +13,12 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from prodlens.analytics.ingest import litellm, otlp_wire, service
-from prodlens.analytics.ingest.router import ingest_json, limit_ingest, new_ingest_router
+from prodlens.analytics.ingest.routing import ingest_json, limit_ingest, new_ingest_router
 from prodlens.analytics.ingest.service import IngestResponse
+from prodlens.config import Settings
+from prodlens.kit.clock import Clock
 from prodlens.kit.db import SessionDep
+from prodlens.kit.deps import ClockDep, SettingsDep
 from prodlens.kit.errors import (
     BadRequest,
     MalformedJson,
@@ -89,9 +92,11 @@ OTLP_PROBLEMS = (otlp_wire.InvalidOtlp, MalformedJson, BadRequest, UnsupportedMe
     responses=problem_responses(*SCOPED),
 )
 async def ingest_litellm(
-    request: Request, context: ProjectIngest, session: SessionDep
+    request: Request, context: ProjectIngest, session: SessionDep, clock: ClockDep
 ) -> IngestResponse:
-    return await ingest_json(request, context, session, source="litellm", adapt=litellm.to_event)
+    return await ingest_json(
+        request, context, session, clock, source="litellm", adapt=litellm.to_event
+    )
 
 
 @router.post(
@@ -101,12 +106,20 @@ async def ingest_litellm(
     openapi_extra={"requestBody": LITELLM_BODY},
 )
 async def ingest_litellm_with_key(
-    request: Request, context: IngestKey, session: SessionDep
+    request: Request, context: IngestKey, session: SessionDep, clock: ClockDep
 ) -> IngestResponse:
-    return await ingest_json(request, context, session, source="litellm", adapt=litellm.to_event)
+    return await ingest_json(
+        request, context, session, clock, source="litellm", adapt=litellm.to_event
+    )
 
 
-async def _otlp(request: Request, context: ProjectContext, session: SessionDep) -> Response:
+async def _otlp(
+    request: Request,
+    context: ProjectContext,
+    session: SessionDep,
+    settings: Settings,
+    clock: Clock,
+) -> Response:
     await limit_ingest(request, context)
     body = await request.body()
     reply = await service.ingest_otlp_traces(
@@ -115,8 +128,8 @@ async def _otlp(request: Request, context: ProjectContext, session: SessionDep) 
         body,
         media_type=request.headers.get("content-type", "").split(";")[0].strip().lower(),
         encoding=request.headers.get("content-encoding", "").strip().lower(),
-        limit=request.app.state.settings.http.max_ingest_body_bytes,
-        clock=request.app.state.clock,
+        limit=settings.http.max_ingest_body_bytes,
+        clock=clock,
     )
     return Response(reply.content, media_type=reply.media_type)
 
@@ -129,9 +142,13 @@ async def _otlp(request: Request, context: ProjectContext, session: SessionDep) 
     responses={200: OTLP_OK, **problem_responses(*OTLP_PROBLEMS, *SCOPED)},
 )
 async def ingest_otlp_traces(
-    request: Request, context: ProjectIngest, session: SessionDep
+    request: Request,
+    context: ProjectIngest,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> Response:
-    return await _otlp(request, context, session)
+    return await _otlp(request, context, session, settings, clock)
 
 
 @router.post(
@@ -142,6 +159,10 @@ async def ingest_otlp_traces(
     responses={200: OTLP_OK, **problem_responses(*OTLP_PROBLEMS)},
 )
 async def ingest_otlp_traces_with_key(
-    request: Request, context: IngestKey, session: SessionDep
+    request: Request,
+    context: IngestKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> Response:
-    return await _otlp(request, context, session)
+    return await _otlp(request, context, session, settings, clock)

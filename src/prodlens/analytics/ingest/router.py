@@ -3,41 +3,14 @@ project) and key-scoped (the project is the API key's own)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from fastapi import Request
 
-from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from prodlens.analytics.ingest import service
-from prodlens.analytics.ingest.payload import read_json
-from prodlens.analytics.ingest.service import BatchTooLarge, IngestResponse, InvalidBatch
-from prodlens.auth.errors import NotAuthenticated
-from prodlens.http.access import InstrumentedRoute
+from prodlens.analytics.ingest.routing import ingest_json, new_ingest_router
+from prodlens.analytics.ingest.service import IngestResponse
 from prodlens.kit.db import SessionDep
-from prodlens.kit.errors import MalformedJson, PayloadTooLarge, problem_responses
-from prodlens.projects.deps import SCOPED, IngestKey, ProjectContext, ProjectIngest
-from prodlens.ratelimit.enforce import enforce_request
-from prodlens.ratelimit.limiter import RateLimited
-
-
-def new_ingest_router() -> APIRouter:
-    """What every ingest router shares: prefix, tag, route class and the problems any
-    ingest route can answer."""
-    return APIRouter(
-        prefix="/api/v1",
-        tags=["ingest"],
-        route_class=InstrumentedRoute,
-        responses=problem_responses(
-            NotAuthenticated,
-            MalformedJson,
-            InvalidBatch,
-            BatchTooLarge,
-            PayloadTooLarge,
-            RateLimited,
-        ),
-    )
-
+from prodlens.kit.deps import ClockDep
+from prodlens.kit.errors import problem_responses
+from prodlens.projects.deps import SCOPED, IngestKey, ProjectIngest
 
 router = new_ingest_router()
 NATIVE_BODY = {
@@ -65,34 +38,6 @@ NATIVE_BODY = {
 }
 
 
-async def limit_ingest(request: Request, context: ProjectContext) -> None:
-    """Machines are limited per key; people per project."""
-    key = f"key:{context.api_key.id}" if context.api_key else f"project:{context.project.id}"
-    await enforce_request(request, "ingest", key)
-
-
-async def ingest_json(
-    request: Request,
-    context: ProjectContext,
-    session: AsyncSession,
-    *,
-    source: str,
-    adapt: Callable[[Any], Any] | None = None,
-) -> IngestResponse:
-    """A JSON batch (array, `{"events": [...]}`, single object or NDJSON), each item
-    mapped to the native shape by `adapt` when the format needs it."""
-    await limit_ingest(request, context)
-    document = await read_json(request)
-    return await service.ingest_document(
-        session,
-        context.project,
-        document,
-        source=source,
-        clock=request.app.state.clock,
-        adapt=adapt,
-    )
-
-
 @router.post(
     "/projects/{project_id}/ingest/events",
     response_model=IngestResponse,
@@ -101,9 +46,9 @@ async def ingest_json(
     responses=problem_responses(*SCOPED),
 )
 async def ingest_events(
-    request: Request, context: ProjectIngest, session: SessionDep
+    request: Request, context: ProjectIngest, session: SessionDep, clock: ClockDep
 ) -> IngestResponse:
-    return await ingest_json(request, context, session, source="native")
+    return await ingest_json(request, context, session, clock, source="native")
 
 
 @router.post(
@@ -113,6 +58,6 @@ async def ingest_events(
     openapi_extra={"requestBody": NATIVE_BODY},
 )
 async def ingest_events_with_key(
-    request: Request, context: IngestKey, session: SessionDep
+    request: Request, context: IngestKey, session: SessionDep, clock: ClockDep
 ) -> IngestResponse:
-    return await ingest_json(request, context, session, source="native")
+    return await ingest_json(request, context, session, clock, source="native")
