@@ -56,9 +56,6 @@ class IngestResponse(BaseModel):
     results: list[ItemResult]
 
 
-_DECODE_INLINE_BYTES = 64 * 1024
-
-
 def check_size(items: Sequence[Any]) -> None:
     if len(items) > MAX_BATCH:
         raise BatchTooLarge(f"Send at most {MAX_BATCH} events per batch ({len(items)} sent).")
@@ -160,6 +157,10 @@ async def ingest_document(
     if adapt is not None:
         items = [adapt(item) for item in items]
     return await ingest(session, project, items, source=source, clock=clock)
+
+
+# Smaller bodies are decoded on the event loop: the hop to a thread would cost more.
+_DECODE_INLINE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
