@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prodlens.app import create_app
-from prodlens.cli import cli
+from prodlens.cli.main import cli
 from prodlens.config import Settings
 from tests.conftest import serving
 
