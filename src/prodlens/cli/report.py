@@ -46,15 +46,12 @@ class Format(StrEnum):
     JSON = "json"
 
 
-FORMATS = ", ".join(item.value for item in Format)
-
-
 def _format(text: str) -> Format:
     try:
         return Format(text.lower())
     except ValueError:
         raise typer.BadParameter(
-            f"{text!r} is not a report format; the formats are {FORMATS}."
+            f"{text!r} is not a report format: use table, csv or json."
         ) from None
 
 
@@ -162,7 +159,7 @@ def report(
             "--format",
             parser=_format,
             metavar="FORMAT",
-            help=f"How to print the report: {FORMATS} (table: for people, with colours).",
+            help="table (for people, in colour), csv or json.",
         ),
     ] = Format.TABLE,
 ) -> None:
