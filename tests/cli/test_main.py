@@ -37,6 +37,7 @@ def _command_paths(*, groups: bool) -> list[list[str]]:
 
 # What start-up must not pay for: `--help` and `version` need Typer and Rich only.
 HEAVY = (
+    "asyncio",
     "scipy",
     "numpy",
     "pyarrow",

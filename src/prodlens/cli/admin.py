@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prodlens import __version__
-from prodlens.cli.common import CliError, console, load_settings, migrated_database
+from prodlens.cli.common import CliError, console, load_settings, migrated_database, run
 
 if TYPE_CHECKING:
     from prodlens.auth.service import NewAccount
@@ -61,7 +60,7 @@ def check() -> None:
     from rich.table import Table
 
     settings = load_settings()
-    rows = asyncio.run(_dependency_rows(settings))
+    rows = run(_dependency_rows(settings))
     table = Table(title=f"ProdLens {__version__} ({settings.env.value})")
     table.add_column("check")
     table.add_column("status")
@@ -140,5 +139,5 @@ def create_admin(
         problems = [f"{err['loc'][0]}: {err['msg']}" for err in exc.errors()]
         raise CliError("\n".join(problems), exit_code=2) from None
     account = NewAccount(details.email, details.username, details.password, details.display_name)
-    user_id = asyncio.run(_create_admin(settings, account))
+    user_id = run(_create_admin(settings, account))
     console.print(f"Admin [bold]{details.username}[/] created (id {user_id}).")

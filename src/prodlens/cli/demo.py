@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prodlens.analytics.demo.generator import DEFAULT_DAYS, DEFAULT_SEED
-from prodlens.cli.common import CliError, console, load_settings, migrated_database
+from prodlens.cli.common import CliError, console, load_settings, migrated_database, run
 
 if TYPE_CHECKING:
     from prodlens.analytics.demo.store import DemoResult
@@ -47,7 +46,7 @@ def demo(
     settings = load_settings()
     if settings.env is Profile.PRODUCTION:
         raise CliError("Refusing to create a demo account in the production profile.")
-    result = asyncio.run(_create(settings, reset=reset, days=days, seed=seed))
+    result = run(_create(settings, reset=reset, days=days, seed=seed))
     console.print(
         f"Demo project [bold]{DEMO_NAME}[/] ({result.project_slug}): {result.developers} "
         f"developers, {result.days} days, {result.events} events, {result.commits} commits, "

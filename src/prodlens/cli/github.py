@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +17,7 @@ from prodlens.cli.common import (
     load_settings,
     migrated_database,
     require_project,
+    run,
 )
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def backfill_command(
             f"[yellow]No token in ${token_env}:[/] anonymous requests (public repositories, "
             "60 requests per hour)."
         )
-    target, result = asyncio.run(_run(settings, name, project, since, token, api_url))
+    target, result = run(_run(settings, name, project, since, token, api_url))
     for label, listing in (("commits", result.commits), ("pull requests", result.pull_requests)):
         console.print(
             f"{result.repo} → {target.slug}: {label}: {listing.seen} read, {listing.new} new; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,6 +14,7 @@ from prodlens.cli.common import (
     load_settings,
     migrated_database,
     require_project,
+    run,
 )
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def ingest(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        tally = asyncio.run(_load(settings, file, file.stat().st_size, project, progress))
+        tally = run(_load(settings, file, file.stat().st_size, project, progress))
     console.print(_summary(tally))
     for rejection in tally.rejections:
         console.print(f"  [yellow]rejected[/] {escape(rejection)}", highlight=False, soft_wrap=True)

@@ -3,7 +3,6 @@ with the same computation as `GET /api/v1/projects/{id}/metrics`."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from prodlens.cli.common import CliError, load_settings, migrated_database, require_project
+from prodlens.cli.common import CliError, load_settings, migrated_database, require_project, run
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -169,7 +168,7 @@ def report(
     window_since = _moment(since, "--since")
     window_until = _moment(until, "--until") if until is not None else None
     settings = load_settings()
-    result = asyncio.run(_report(settings, project, window_since, window_until, developer, model))
+    result = run(_report(settings, project, window_since, window_until, developer, model))
     if output is Format.JSON:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
     elif output is Format.CSV:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -11,7 +10,7 @@ from typing import Annotated
 import typer
 
 from prodlens import __version__
-from prodlens.cli.common import console, errors, load_settings
+from prodlens.cli.common import console, errors, load_settings, run
 
 
 def serve(
@@ -43,9 +42,7 @@ def serve(
         upgrade(settings.database_url)
     # SPEC §1: a first run in development gets something to look at (never in production).
     created = (
-        asyncio.run(demo.create_if_empty(settings))
-        if demo.wanted_on_empty_database(settings)
-        else None
+        run(demo.create_if_empty(settings)) if demo.wanted_on_empty_database(settings) else None
     )
     if workers > 1 and not settings.redis_url:
         errors.print(
