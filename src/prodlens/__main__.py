@@ -1,3 +1,6 @@
-from prodlens.cli import main
+"""`python -m prodlens`: the `prodlens` command."""
 
-main()
+from prodlens.cli.main import main
+
+if __name__ == "__main__":
+    main()

@@ -36,7 +36,7 @@ from prodlens.kit.clock import Clock, SystemClock
 from prodlens.kit.db import Database
 from prodlens.kit.errors import UnhandledErrorMiddleware, install_error_handlers
 from prodlens.kit.migrations import head_revisions
-from prodlens.kit.state import create_state_store
+from prodlens.kit.state import state_store_from_settings
 from prodlens.kit.tasks import TaskRunner
 from prodlens.meta.router import API_PREFIX, DOCS_URL, OPENAPI_URL, REDOC_URL
 from prodlens.meta.router import router as meta_router
@@ -69,12 +69,7 @@ def _lifespan(settings: Settings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(settings)
-        app.state.state_store = create_state_store(
-            settings.redis_url,
-            key_prefix=settings.redis.key_prefix,
-            socket_timeout=settings.redis.socket_timeout,
-            retry_seconds=settings.redis.retry_seconds,
-        )
+        app.state.state_store = state_store_from_settings(settings)
         app.state.migration_heads = head_revisions()
         app.state.tasks = TaskRunner()
         app.state.auth = build_auth_runtime(

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from prodlens.analytics import demo
+from prodlens.analytics.demo import store
+from prodlens.analytics.demo.generator import generate_data
 from prodlens.config import Settings
 from tests.harness import Harness
 
 
-async def _generate(h: Harness, *, reset: bool = False, **options: Any) -> demo.DemoResult:
+async def _generate(h: Harness, *, reset: bool = False, **options: Any) -> store.DemoResult:
     async with h.app.state.database.sessionmaker() as session, session.begin():
         if reset:
-            await demo.remove(session)
-        return await demo.generate(session, h.app.state.auth, **options)
+            await store.remove(session)
+        return await store.generate(session, h.app.state.auth, **options)
 
 
 def _day(value: Any) -> date:
@@ -91,10 +92,19 @@ async def test_demo_has_the_expected_shape(harness: Harness) -> None:
     assert [(p["slug"], p["role"]) for p in mine.json()["items"]] == [("demo", "owner")]
 
 
+def test_the_generator_is_pure_and_seeded() -> None:
+    now = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
+    first = generate_data(seed=3, days=10, now=now)
+    assert generate_data(seed=3, days=10, now=now) == first
+    assert generate_data(seed=4, days=10, now=now) != first
+    moments = [datetime.fromisoformat(event["started_at"]) for event in first.events]
+    assert now - timedelta(days=10) < min(moments) <= max(moments) < now
+
+
 async def test_same_seed_same_data_and_reset(harness: Harness) -> None:
     first = await _generate(harness, days=10, seed=3)
     events = await harness.sql("SELECT event_id, developer_id, input_tokens FROM events")
-    with pytest.raises(demo.DemoError, match="--reset"):
+    with pytest.raises(store.DemoError, match="--reset"):
         await _generate(harness, days=10, seed=3)
     second = await _generate(harness, days=10, seed=3, reset=True)
     assert second.password != first.password  # a fresh login each time
@@ -109,22 +119,22 @@ async def test_same_seed_same_data_and_reset(harness: Harness) -> None:
 
 async def test_real_accounts_and_projects_are_never_touched(harness: Harness) -> None:
     real = await harness.signup("demo")
-    with pytest.raises(demo.DemoError, match="taken"):
+    with pytest.raises(store.DemoError, match="taken"):
         await _generate(harness, days=5, reset=True)
     await harness.client.post(
         "/api/v1/projects", json={"name": "Ours", "slug": "demo"}, headers=real.headers
     )
-    with pytest.raises(demo.DemoError, match="not demo data"):
+    with pytest.raises(store.DemoError, match="not demo data"):
         await _generate(harness, days=5, reset=True)
     assert await harness.sql("SELECT username FROM users") == [("demo",)]
     assert await harness.sql("SELECT name FROM projects") == [("Ours",)]
 
 
 async def test_serve_creates_the_demo_only_on_an_empty_database(harness: Harness) -> None:
-    created = await demo.create_if_empty(harness.settings)
+    created = await store.create_if_empty(harness.settings)
     assert created is not None
     assert await harness.sql("SELECT name FROM projects") == [("Demo (generated data)",)]
-    assert await demo.create_if_empty(harness.settings) is None  # there is an account now
+    assert await store.create_if_empty(harness.settings) is None  # there is an account now
     assert await harness.sql("SELECT count(*) FROM projects") == [(1,)]
 
 
@@ -134,8 +144,8 @@ def test_only_the_development_profile_wants_the_demo(monkeypatch: pytest.MonkeyP
     def settings(**values: Any) -> Settings:
         return Settings(_env_file=None, allow_sqlite_in_production=True, **values)
 
-    assert demo.wanted_on_empty_database(settings(env="development"))
-    assert not demo.wanted_on_empty_database(settings(env="staging", secret_key=strong))
-    assert not demo.wanted_on_empty_database(settings(env="production", secret_key=strong))
+    assert store.wanted_on_empty_database(settings(env="development"))
+    assert not store.wanted_on_empty_database(settings(env="staging", secret_key=strong))
+    assert not store.wanted_on_empty_database(settings(env="production", secret_key=strong))
     monkeypatch.setenv("PRODLENS_DEMO_ON_EMPTY", "false")
-    assert not demo.wanted_on_empty_database(settings(env="development"))
+    assert not store.wanted_on_empty_database(settings(env="development"))

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from prodlens.analytics.kpis import KPIS, Target, status_of
 from prodlens.analytics.models import Commit, PullRequest
-from prodlens.cli import cli
+from prodlens.cli.main import cli
 from tests.analytics.helpers import AnalyticsProject, analytics_project, event
 from tests.harness import Harness
 

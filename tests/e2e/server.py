@@ -1,4 +1,10 @@
-"""Start `prodlens serve` as a real process on a free port, for end-to-end tests."""
+"""Start `prodlens serve` as a real process on a free port, for end-to-end tests.
+
+Every wait here ends on a signal from the server (it answers, it exits), under
+deadlines generous enough that only a broken server reaches them: on a loaded
+machine starting takes long, and that must not fail a test. A server that dies
+or never gets ready fails the test with its own log attached.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+READY_DEADLINE_S = 120.0  # until `/health` answers; a process that exits ends it at once
+STOP_DEADLINE_S = 120.0  # for the graceful exit after SIGTERM
+HTTP_TIMEOUT_S = 60.0  # for one request of a test
+LOG_LINES_SHOWN = 60
 
 
 def free_port() -> int:
@@ -22,26 +33,60 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class ServerFailed(RuntimeError):
+    pass
+
+
 @dataclass
 class Server:
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     base_url: str
+    log: Path  # the server's stderr: to a file, so a chatty server never blocks on a pipe
 
-    def stop(self, timeout: float = 20) -> tuple[int, str]:
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def failure(self, what: str) -> ServerFailed:
+        tail = "\n".join(self.output().splitlines()[-LOG_LINES_SHOWN:])
+        return ServerFailed(f"{what} (pid {self.process.pid}); the server's log:\n{tail}")
+
+    def wait_until(
+        self, condition: Callable[[], bool], what: str, deadline_s: float = READY_DEADLINE_S
+    ) -> None:
+        """Poll `condition` until it holds; fail at once if the server exits."""
+        deadline = time.monotonic() + deadline_s
+        while not condition():
+            if self.process.poll() is not None:
+                raise self.failure(f"the server exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise self.failure(f"not {what} after {deadline_s:g} s")
+            time.sleep(0.1)
+
+    def answers_health(self) -> bool:
+        try:
+            return httpx.get(f"{self.base_url}/health", timeout=5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self, timeout: float = STOP_DEADLINE_S) -> tuple[int, str]:
         """SIGTERM, wait, and return (exit code, everything it wrote to stderr)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            _, stderr = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            _, stderr = self.process.communicate()
-        return self.process.returncode, stderr
+            self.process.wait()
+        return self.process.returncode, self.output()
 
 
 @contextmanager
 def running_server(
-    workdir: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 30
+    workdir: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    ready_deadline_s: float = READY_DEADLINE_S,
 ) -> Iterator[Server]:
     port = free_port()
     environment = {
@@ -59,28 +104,18 @@ def running_server(
         }
     )
     environment.update(env or {})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prodlens", "serve", "--port", str(port), *args],
-        cwd=workdir,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    server = Server(process, f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{server.stop()[1]}")
-        try:
-            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"server did not start:\n{server.stop()[1]}")
-        time.sleep(0.1)
+    log = workdir / f"server-{port}.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prodlens", "serve", "--port", str(port), *args],
+            cwd=workdir,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
+        server.wait_until(server.answers_health, "answering /health", ready_deadline_s)
         yield server
     finally:
         if process.poll() is None:

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.server import Server, running_server
+from tests.e2e.server import HTTP_TIMEOUT_S, STOP_DEADLINE_S, Server, running_server
 from tests.harness import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
 BATCH = 100
+LOADED = 5  # batches acknowledged before the kill
 
 
 def _ingest_key(server: Server) -> str:
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+    with httpx.Client(base_url=server.base_url, timeout=HTTP_TIMEOUT_S) as client:
         client.post(
             "/api/v1/auth/register",
             json={
@@ -47,7 +47,7 @@ def _send_batches(
     server: Server, key: str, worker: int, acknowledged: list[str], stop: threading.Event
 ) -> None:
     start = datetime.now(UTC) - timedelta(days=1)
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+    with httpx.Client(base_url=server.base_url, timeout=HTTP_TIMEOUT_S) as client:
         for batch_number in range(10_000):
             if stop.is_set():
                 return
@@ -85,14 +85,14 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_event(tmp_path: Path) -> None:
         ]
         for worker in workers:
             worker.start()
-        time.sleep(2.0)
+        # Kill once the load is going, however long that takes here: batches keep coming.
+        server.wait_until(lambda: len(acknowledged) >= LOADED * BATCH, "taking the load")
         server.process.kill()  # SIGKILL: no graceful shutdown, requests in flight
-        server.process.wait(timeout=10)
+        server.process.wait(timeout=STOP_DEADLINE_S)
         stop.set()
         for worker in workers:
-            worker.join(timeout=15)
+            worker.join(timeout=HTTP_TIMEOUT_S)
 
-    assert len(acknowledged) >= BATCH, "the load did not get going before the kill"
     database = sqlite3.connect(tmp_path / "var" / "e2e.db")
     stored = {row[0] for row in database.execute("SELECT event_id FROM events")}
     database.close()

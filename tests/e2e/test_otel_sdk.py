@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tests.e2e.server import Server, running_server
+from tests.e2e.server import HTTP_TIMEOUT_S, Server, running_server
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "violet-lantern-ocean-42"
@@ -33,7 +33,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 def ingest_key(base_url: str) -> tuple[str, str]:
     """A user, a project and an `ingest` key, all made over HTTP: (key, project id)."""
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S) as client:
         registered = client.post(
             "/api/v1/auth/register",
             json={
@@ -67,11 +67,13 @@ def test_otel_sdk_exporter_lands_genai_spans(server: Server, tmp_path: Path) -> 
     exporter = OTLPSpanExporter(
         endpoint=f"{server.base_url}/api/v1/ingest/otlp/v1/traces",
         headers={"X-API-Key": key},
+        timeout=HTTP_TIMEOUT_S,
     )
     provider = TracerProvider(
         resource=Resource.create({"service.name": "review-bot", "enduser.id": "dev-ada"})
     )
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    export_ms = HTTP_TIMEOUT_S * 1000
+    provider.add_span_processor(BatchSpanProcessor(exporter, export_timeout_millis=export_ms))
     tracer = provider.get_tracer("prodlens-e2e")
 
     with tracer.start_as_current_span("handle review"):  # not a GenAI span: ignored
@@ -107,7 +109,7 @@ def test_otel_sdk_exporter_lands_genai_spans(server: Server, tmp_path: Path) -> 
             },
         ) as failed:
             failed.set_status(Status(StatusCode.ERROR))
-    assert provider.force_flush(10_000)
+    assert provider.force_flush(int(export_ms))
     provider.shutdown()
 
     rows = stored(
@@ -174,7 +176,7 @@ def test_litellm_logger_batch_lands_with_tokens_and_cost(server: Server, tmp_pat
         f"{server.base_url}/api/v1/ingest/litellm",
         content=batch.encode(),
         headers={"X-API-Key": key},
-        timeout=10,
+        timeout=HTTP_TIMEOUT_S,
     )
     assert response.status_code == 200, response.text
     assert response.json()["summary"]["accepted"] == 3

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.server import running_server
+from tests.e2e.server import HTTP_TIMEOUT_S, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ def request_count(metrics_text: str, route: str) -> float:
 
 def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
     with running_server(tmp_path) as server:
-        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        with httpx.Client(base_url=server.base_url, timeout=HTTP_TIMEOUT_S) as client:
             ready = client.get("/health/ready")
             assert ready.status_code == 200, ready.text  # serve migrated the SQLite database
             assert client.get("/docs").status_code == 200
@@ -49,10 +49,11 @@ def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
 
 def test_metrics_are_aggregated_across_workers(tmp_path: Path) -> None:
     with running_server(tmp_path, "--workers", "2") as server:
-        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        with httpx.Client(base_url=server.base_url, timeout=HTTP_TIMEOUT_S) as client:
             for _ in range(40):
                 # A new connection each time, so both workers take requests.
-                assert httpx.get(f"{server.base_url}/health/live").status_code == 200
+                live = httpx.get(f"{server.base_url}/health/live", timeout=HTTP_TIMEOUT_S)
+                assert live.status_code == 200
             text = client.get("/metrics").text
         code, stderr = server.stop()
 

@@ -10,10 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import running_server
+from tests.e2e.server import HTTP_TIMEOUT_S, READY_DEADLINE_S, running_server
 
 pytestmark = pytest.mark.e2e
 DEMO_ON = {"PRODLENS_DEMO_ON_EMPTY": "true"}  # the default, which tests/e2e/server.py turns off
+# Generating the demo comes before serving: a first start takes longer.
+DEMO_READY_DEADLINE_S = 2 * READY_DEADLINE_S
 
 
 def _events(stderr: str) -> list[dict[str, object]]:
@@ -30,8 +32,8 @@ def _count(workdir: Path, table: str) -> int:
 
 
 def test_serve_creates_the_demo_on_an_empty_development_database(tmp_path: Path) -> None:
-    with running_server(tmp_path, env=DEMO_ON, timeout=90) as server:
-        projects = httpx.get(f"{server.base_url}/api/v1/projects", timeout=10)
+    with running_server(tmp_path, env=DEMO_ON, ready_deadline_s=DEMO_READY_DEADLINE_S) as server:
+        projects = httpx.get(f"{server.base_url}/api/v1/projects", timeout=HTTP_TIMEOUT_S)
         assert projects.status_code == 401  # the demo is there, but only for its login
         code, stderr = server.stop()
     assert code == 0, stderr
@@ -45,7 +47,7 @@ def test_serve_creates_the_demo_on_an_empty_development_database(tmp_path: Path)
     assert _count(tmp_path, "commits") > 0
 
     # A second start: the database has an account, so nothing is generated again.
-    with running_server(tmp_path, env=DEMO_ON, timeout=90) as server:
+    with running_server(tmp_path, env=DEMO_ON, ready_deadline_s=DEMO_READY_DEADLINE_S) as server:
         code, stderr = server.stop()
     assert not [e for e in _events(stderr) if e.get("event") == "demo_created"]
     assert _count(tmp_path, "users") == 1

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_REDIS_URL, require_service
-from tests.e2e.server import running_server
+from tests.e2e.server import HTTP_TIMEOUT_S, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +28,14 @@ def test_two_workers_share_the_login_limit(tmp_path: Path) -> None:
             response = httpx.post(
                 f"{server.base_url}/api/v1/auth/login",
                 json={"username": f"nobody{attempt}", "password": "wrong-password"},
-                timeout=10,
+                timeout=HTTP_TIMEOUT_S,
             )
             statuses.append(response.status_code)
         eleventh = [
             httpx.post(
                 f"{server.base_url}/api/v1/auth/login",
                 json={"username": "nobody-else", "password": "wrong-password"},
-                timeout=10,
+                timeout=HTTP_TIMEOUT_S,
             )
             for server in (first, second)
         ]

@@ -11,7 +11,7 @@ import anyio.to_thread
 import pytest
 from typer.testing import CliRunner
 
-from prodlens.cli import cli
+from prodlens.cli.main import cli
 from prodlens.integrations.backfill import BackfillError, BackfillResult, backfill
 from tests.harness import Harness
 from tests.integrations.fake_github import FakeGitHub, rest_commit, rest_pull, serving

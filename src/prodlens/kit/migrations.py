@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from prodlens.kit.db import Database
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -34,3 +38,8 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+async def is_migrated(database: Database) -> bool:
+    """True when the database is at a head revision; raises when it cannot be reached."""
+    return await database.current_revision() in head_revisions()

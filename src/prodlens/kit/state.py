@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import redis.asyncio as redis
 import structlog
@@ -21,6 +21,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from prodlens.observability import metrics
+
+if TYPE_CHECKING:
+    from prodlens.config import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -278,3 +281,13 @@ def create_state_store(
         primary = RedisStateStore(redis_url, key_prefix=key_prefix, socket_timeout=socket_timeout)
         return ResilientStateStore(primary, retry_seconds=retry_seconds)
     return MemoryStateStore()
+
+
+def state_store_from_settings(settings: Settings) -> StateStore:
+    """The store `REDIS_URL` and the `redis` settings group describe."""
+    return create_state_store(
+        settings.redis_url,
+        key_prefix=settings.redis.key_prefix,
+        socket_timeout=settings.redis.socket_timeout,
+        retry_seconds=settings.redis.retry_seconds,
+    )

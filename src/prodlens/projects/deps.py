@@ -12,8 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.auth.deps import (
     AuthDep,
@@ -33,6 +31,7 @@ from prodlens.projects.errors import (
     ProjectRoleRequired,
 )
 from prodlens.projects.models import ApiKey, KeyScope, Project, ProjectMember, ProjectRole
+from prodlens.projects.service import find_project
 
 api_key_scheme = APIKeyHeader(
     name="X-API-Key",
@@ -48,13 +47,6 @@ class ProjectContext:
     user: User | None  # None when an API key is calling
     role: ProjectRole | None
     api_key: ApiKey | None
-
-
-async def find_project(session: AsyncSession, reference: str) -> Project | None:
-    """By id or by slug."""
-    return await session.scalar(
-        select(Project).where(or_(Project.id == reference, Project.slug == reference.lower()))
-    )
 
 
 def ProjectAccess(role: ProjectRole, *, key_scope: KeyScope | None = None) -> Any:

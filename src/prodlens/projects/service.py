@@ -295,3 +295,10 @@ async def remove_member(
         details={"project_id": project.id},
     )
     await session.flush()
+
+
+async def find_project(session: AsyncSession, reference: str) -> Project | None:
+    """By id or by slug."""
+    return await session.scalar(
+        select(Project).where((Project.id == reference) | (Project.slug == reference.lower()))
+    )

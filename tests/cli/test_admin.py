@@ -1,3 +1,5 @@
+"""`migrate`, `check` and `create-admin`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,21 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from prodlens.app import create_app
-from prodlens.cli import cli
+from prodlens.cli.main import cli
 from prodlens.config import Settings
 from tests.conftest import serving
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working directory (no stray `.env`) with a database URL of its own."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "REDIS_URL", "PRODLENS_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/var/cli.db")
-    return tmp_path
 
 
 def test_migrate_then_check_passes(workdir: Path) -> None:

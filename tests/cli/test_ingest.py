@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prodlens.app import create_app
-from prodlens.cli import cli
+from prodlens.cli.main import cli
 from prodlens.config import Settings
 from tests.conftest import serving
 from tests.harness import PASSWORD
@@ -23,13 +23,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A migrated SQLite database of its own and a project `pilot` in it."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "REDIS_URL", "PRODLENS_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    url = f"sqlite+aiosqlite:///{tmp_path}/var/cli.db"
-    monkeypatch.setenv("DATABASE_URL", url)
+def workdir(workdir: Path) -> Path:
+    """The working directory, its database migrated, with a project `pilot` in it."""
+    url = f"sqlite+aiosqlite:///{workdir}/var/cli.db"
     assert runner.invoke(cli, ["migrate"]).exit_code == 0
 
     async def make_project() -> None:
@@ -53,7 +49,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             assert created.status_code == 201, created.text
 
     asyncio.run(make_project())
-    return tmp_path
+    return workdir
 
 
 def rows(workdir: Path, query: str) -> list[Any]:
@@ -178,3 +174,22 @@ def test_unknown_project_or_file_fails(workdir: Path) -> None:
     missing = runner.invoke(cli, ["ingest", str(workdir / "absent.jsonl"), "--project", "pilot"])
     assert missing.exit_code != 0
     assert rows(workdir, "SELECT count(*) FROM events") == [(0,)]
+
+
+def test_fail_on_rejected_turns_a_rejected_line_into_exit_1(workdir: Path) -> None:
+    at = datetime.now(UTC) - timedelta(hours=1)
+    mixed = workdir / "mixed.jsonl"
+    mixed.write_text(json.dumps(native(1, at)) + "\nnot json\n")
+    clean = workdir / "clean.jsonl"
+    clean.write_text(json.dumps(native(2, at)) + "\n")
+
+    tolerant = runner.invoke(cli, ["ingest", str(mixed), "-p", "pilot"])
+    assert tolerant.exit_code == 0, tolerant.output  # without the flag: as before
+    assert counts(tolerant.output) == [1, 0, 1]
+    strict = runner.invoke(cli, ["ingest", str(mixed), "-p", "pilot", "--fail-on-rejected"])
+    assert strict.exit_code == 1, strict.output
+    assert counts(strict.output) == [0, 1, 1]  # the summary is printed all the same
+    assert "line 2: not valid JSON" in strict.output
+    fine = runner.invoke(cli, ["ingest", str(clean), "-p", "pilot", "--fail-on-rejected"])
+    assert fine.exit_code == 0, fine.output
+    assert rows(workdir, "SELECT count(*) FROM events") == [(2,)]

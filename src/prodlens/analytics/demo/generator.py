@@ -1,4 +1,4 @@
-"""Generated demo data: a clearly labelled project with realistic usage and delivery data.
+"""Invented usage and delivery data for the demo project: pure generation, no storage.
 
 Seven developers with their own habits (models, acceptance, hours, time zones)
 use five models over the last N days: weekday-heavy, in working hours, with an
@@ -8,51 +8,16 @@ each developer's AI activity of the day before, loosely, so the lagged
 correlation finds a signal without it being obvious.
 
 The same seed gives the same data (apart from the dates, which end today).
-Events go through the ingest service in batches, so rollups and sessions are
-exactly what real traffic would produce. Nothing here is real: the project is
-named "Demo (generated data)" and marked in its settings.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-import structlog
-import typer
-from rich.console import Console
-from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from prodlens.analytics.ingest.events import MAX_BATCH
-from prodlens.analytics.ingest.service import ingest
-from prodlens.analytics.models import Commit, PullRequest
-from prodlens.auth import service as accounts
-from prodlens.auth.models import User
-from prodlens.auth.passwords import WeakPassword
-from prodlens.auth.runtime import AuthRuntime, build_auth_runtime
-from prodlens.auth.service import NewAccount
-from prodlens.config import Profile, Settings
-from prodlens.kit.clock import SystemClock
-from prodlens.kit.db import Database
-from prodlens.kit.migrations import head_revisions
-from prodlens.kit.state import MemoryStateStore
-from prodlens.kit.tasks import TaskRunner
-from prodlens.projects import service as projects
-from prodlens.projects.models import Project
-from prodlens.projects.schemas import ProjectCreate
-
-log = structlog.get_logger(__name__)
-
-DEMO_NAME = "Demo (generated data)"
-DEMO_SLUG = "demo"
-DEMO_USERNAME = "demo"
-DEMO_EMAIL = "demo@example.com"
 DEMO_SOURCE = "demo"  # the events' `source`: generated, never confused with real ingest
 DEFAULT_DAYS = 60
 DEFAULT_SEED = 7
@@ -147,24 +112,20 @@ _THINGS = (
 )
 
 
-class DemoError(Exception):
-    """Why the demo data cannot be generated; the message is for the operator."""
-
-
 @dataclass(frozen=True)
-class DemoResult:
-    project_id: str
-    project_slug: str
-    username: str
-    password: str
-    developers: int
-    days: int
-    events: int
-    commits: int
-    pull_requests: int
+class DemoData:
+    """Native-shaped events, and commit and pull-request rows without their project id."""
+
+    events: list[dict[str, Any]]
+    commits: list[dict[str, Any]]
+    pull_requests: list[dict[str, Any]]
 
 
-# --- the generator ---------------------------------------------------------------------
+def generate_data(*, seed: int, days: int, now: datetime) -> DemoData:
+    """`days` days of data ending at `now`; the same seed, the same data."""
+    generator = _Generator(seed, days, now)
+    generator.run()
+    return DemoData(generator.events, generator.commits, generator.pulls)
 
 
 class _Generator:
@@ -371,189 +332,3 @@ class _Generator:
         for pull in sorted(self.pulls, key=lambda p: p["created_at"]):
             numbers[pull["repo"]] += 1
             pull["number"] = numbers[pull["repo"]]
-
-
-# --- storing it --------------------------------------------------------------------------
-
-
-def _password(rt: AuthRuntime) -> str:
-    while True:
-        password = secrets.token_urlsafe(12)
-        try:
-            accounts.check_password(rt, password, email=DEMO_EMAIL, username=DEMO_USERNAME)
-        except WeakPassword:  # pragma: no cover (random 96 bits: practically never)
-            continue
-        return password
-
-
-async def remove(session: AsyncSession) -> bool:
-    """Delete a previous demo project and its demo user; False when there was none."""
-    project = await session.scalar(select(Project).where(Project.slug == DEMO_SLUG))
-    if project is None:
-        return False
-    marker = (project.settings or {}).get("demo")
-    if not isinstance(marker, dict):
-        raise DemoError(f"A project with the slug {DEMO_SLUG!r} exists and is not demo data.")
-    await session.execute(delete(Project).where(Project.id == project.id))
-    if marker.get("user_id"):
-        await session.execute(delete(User).where(User.id == marker["user_id"]))
-    session.expunge_all()  # the rows went by SQL: forget their stale objects
-    return True
-
-
-async def generate(
-    session: AsyncSession, rt: AuthRuntime, *, days: int = DEFAULT_DAYS, seed: int = DEFAULT_SEED
-) -> DemoResult:
-    """Create the demo user, its project and the data (flushes; the caller commits)."""
-    if days < 1:
-        raise DemoError("Generate at least one day.")
-    if await session.scalar(select(Project.id).where(Project.slug == DEMO_SLUG)):
-        raise DemoError("The demo project exists already: use --reset to generate it again.")
-    if await accounts.find_by_identifier(session, DEMO_USERNAME):
-        raise DemoError(f"The username {DEMO_USERNAME!r} is taken by a real account.")
-    now = rt.clock.now()
-    password = _password(rt)
-    user = await accounts.create_user(
-        session,
-        rt,
-        NewAccount(DEMO_EMAIL, DEMO_USERNAME, password, "Demo user"),
-        verified=True,
-    )
-    project = await projects.create(
-        session,
-        owner=user,
-        data=ProjectCreate(
-            name=DEMO_NAME,
-            slug=DEMO_SLUG,
-            description=(
-                "Generated by `prodlens demo`: invented developers, model calls, commits and "
-                "pull requests. Not real data."
-            ),
-            repos=REPOS,
-            allowed_models=ALLOWED_MODELS,
-        ),
-        clock=rt.clock,
-    )
-    project.settings = {"demo": {"generated_at": now.isoformat(), "seed": seed, "user_id": user.id}}
-    await session.flush()
-
-    generator = _Generator(seed, days, now)
-    generator.run()
-    for start in range(0, len(generator.events), MAX_BATCH):
-        batch = generator.events[start : start + MAX_BATCH]
-        result = await ingest(session, project, batch, source=DEMO_SOURCE, clock=rt.clock)
-        if result.summary.accepted != len(batch):  # our own data: any rejection is a bug
-            reasons = {r.reason for r in result.results if r.status != "accepted"}
-            raise DemoError(f"generated events were refused: {sorted(map(str, reasons))[:3]}")
-    if generator.commits:
-        await session.execute(
-            insert(Commit), [{**row, "project_id": project.id} for row in generator.commits]
-        )
-    if generator.pulls:
-        await session.execute(
-            insert(PullRequest), [{**row, "project_id": project.id} for row in generator.pulls]
-        )
-    await session.flush()
-    return DemoResult(
-        project_id=project.id,
-        project_slug=project.slug,
-        username=DEMO_USERNAME,
-        password=password,
-        developers=len(DEVELOPERS),
-        days=days,
-        events=len(generator.events),
-        commits=len(generator.commits),
-        pull_requests=len(generator.pulls),
-    )
-
-
-# --- from the command line and `serve` ---------------------------------------------------
-
-
-def wanted_on_empty_database(settings: Settings) -> bool:
-    """SPEC §1: `serve` fills an empty database with the demo in development only."""
-    return settings.env is Profile.DEVELOPMENT and settings.demo_on_empty
-
-
-async def _with_runtime(
-    settings: Settings, *, reset: bool, only_if_empty: bool, days: int, seed: int
-) -> DemoResult | None:
-    database = Database(settings)
-    rt = build_auth_runtime(
-        settings,
-        clock=SystemClock(),
-        store=MemoryStateStore(),  # generating data needs no shared state
-        tasks=TaskRunner(),
-        sessionmaker=database.sessionmaker,
-    )
-    try:
-        if await database.current_revision() not in head_revisions():
-            if only_if_empty:
-                return None
-            raise DemoError("The database is not migrated: run `prodlens migrate` first.")
-        async with database.sessionmaker() as session, session.begin():
-            if only_if_empty and await session.scalar(select(User.id).limit(1)) is not None:
-                return None
-            if reset:
-                await remove(session)
-            return await generate(session, rt, days=days, seed=seed)
-    finally:
-        await database.dispose()
-
-
-async def create_if_empty(settings: Settings) -> DemoResult | None:
-    """The demo, when the database has no account yet; None otherwise (or on a lost race
-    with another process doing the same)."""
-    try:
-        result = await _with_runtime(
-            settings, reset=False, only_if_empty=True, days=DEFAULT_DAYS, seed=DEFAULT_SEED
-        )
-    except Exception as exc:  # the demo is a nicety: serving must start without it
-        log.warning("demo_skipped", error=f"{type(exc).__name__}: {exc}")
-        return None
-    if result is not None:
-        # Never the password: it is printed once on the console, not logged (S33).
-        log.info(
-            "demo_created",
-            project=result.project_slug,
-            username=result.username,
-            events=result.events,
-            commits=result.commits,
-            pull_requests=result.pull_requests,
-        )
-    return result
-
-
-def demo_command(
-    days: Annotated[int, typer.Option(min=1, max=365, help="Days of history, ending today.")] = (
-        DEFAULT_DAYS
-    ),
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same data.")] = (
-        DEFAULT_SEED
-    ),
-    reset: Annotated[
-        bool, typer.Option(help="Delete an existing demo project and its user first.")
-    ] = False,
-) -> None:
-    """Generate the demo project (clearly labelled, invented data) and its `demo` login."""
-    from prodlens.cli import load_settings  # here: prodlens.cli imports this module
-
-    console, errors = Console(), Console(stderr=True)
-    settings = load_settings()
-    if settings.env is Profile.PRODUCTION:
-        errors.print("[red]Refusing to create a demo account in the production profile.[/]")
-        raise typer.Exit(1)
-    try:
-        result = asyncio.run(
-            _with_runtime(settings, reset=reset, only_if_empty=False, days=days, seed=seed)
-        )
-    except DemoError as exc:
-        errors.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from None
-    assert result is not None
-    console.print(
-        f"Demo project [bold]{DEMO_NAME}[/] ({result.project_slug}): {result.developers} "
-        f"developers, {result.days} days, {result.events} events, {result.commits} commits, "
-        f"{result.pull_requests} pull requests."
-    )
-    console.print(f"Demo login: {result.username} / {result.password}  (shown once)")

@@ -3,25 +3,22 @@ with the same computation as `GET /api/v1/projects/{id}/metrics`."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from prodlens.analytics import kpis
-from prodlens.analytics.kpis import Filters, Kpi, KpiReport
-from prodlens.config import Settings
-from prodlens.kit.db import Database
-from prodlens.kit.errors import ProblemError
-from prodlens.kit.migrations import head_revisions
-from prodlens.projects.deps import find_project
+from prodlens.cli.common import CliError, load_settings, migrated_database, require_project, run
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from prodlens.analytics.kpis import Kpi, KpiReport
+    from prodlens.config import Settings
 
 _STATUS_STYLE = {
     "good": "green",
@@ -48,8 +45,13 @@ class Format(StrEnum):
     JSON = "json"
 
 
-class ReportFailed(Exception):
-    """A reason to stop, already phrased for the user."""
+def _format(text: str) -> Format:
+    try:
+        return Format(text.lower())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a report format: use table, csv or json."
+        ) from None
 
 
 def _moment(text: str, option: str) -> datetime:
@@ -67,20 +69,20 @@ async def _report(
     project_ref: str,
     since: datetime,
     until: datetime | None,
-    filters: Filters,
+    developer: str | None,
+    model: str | None,
 ) -> KpiReport:
-    window = kpis.resolve_window(since, until, now=datetime.now(UTC))
-    database = Database(settings)
+    from prodlens.analytics import kpis
+    from prodlens.kit.errors import ProblemError
+
     try:
-        if await database.current_revision() not in head_revisions():
-            raise ReportFailed("The database is not migrated: run `prodlens migrate` first.")
-        async with database.sessionmaker() as session:
-            project = await find_project(session, project_ref)
-            if project is None:
-                raise ReportFailed(f"No project with id or slug {project_ref!r}.")
+        window = kpis.resolve_window(since, until, now=datetime.now(UTC))
+        async with migrated_database(settings) as database, database.sessionmaker() as session:
+            project = await require_project(session, project_ref)
+            filters = kpis.Filters(developer, model)
             return await kpis.compute_kpis(session, project, window, filters)
-    finally:
-        await database.dispose()
+    except ProblemError as exc:  # an invalid window, phrased as the API would
+        raise CliError(f"{exc.title}: {exc.detail}", exit_code=2) from None
 
 
 def _shown(kpi: Kpi) -> str:
@@ -102,6 +104,8 @@ def _threshold(kpi: Kpi, value: float) -> str:
 
 
 def _table(report: KpiReport) -> Table:
+    from rich.table import Table
+
     scope = ", ".join(
         part
         for part in (
@@ -149,26 +153,22 @@ def report(
     developer: Annotated[str | None, typer.Option(help="Only this developer id.")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
     output: Annotated[
-        Format, typer.Option("--format", help="table (Rich), csv or json.")
+        Format,
+        typer.Option(
+            "--format",
+            parser=_format,
+            metavar="FORMAT",
+            help="table (for people, in colour), csv or json.",
+        ),
     ] = Format.TABLE,
 ) -> None:
     """A project's KPIs for a window, as a table, CSV or JSON."""
-    # Imported here: prodlens.cli imports this module to register the command.
-    from prodlens.cli import errors, load_settings
+    from rich.console import Console
 
     window_since = _moment(since, "--since")
     window_until = _moment(until, "--until") if until is not None else None
     settings = load_settings()
-    try:
-        result = asyncio.run(
-            _report(settings, project, window_since, window_until, Filters(developer, model))
-        )
-    except ProblemError as exc:  # an invalid window, phrased as the API would
-        errors.print(f"[red]{exc.title}[/]: {exc.detail}")
-        raise typer.Exit(2) from None
-    except ReportFailed as exc:
-        errors.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from None
+    result = run(_report(settings, project, window_since, window_until, developer, model))
     if output is Format.JSON:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
     elif output is Format.CSV:

@@ -1,0 +1,1 @@
+"""The `prodlens` command line: `main` builds it, one module per command group."""

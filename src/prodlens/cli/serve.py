@@ -1,0 +1,86 @@
+"""`prodlens serve`: migrations on SQLite, the demo on a first development run, uvicorn."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from prodlens import __version__
+from prodlens.cli.common import console, errors, load_settings, run
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind [PRODLENS_SERVER__HOST].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [PRODLENS_SERVER__PORT].")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(help="Apply migrations first (default: yes for SQLite, no otherwise)."),
+    ] = None,
+) -> None:
+    """Serve the API (and apply migrations to the embedded SQLite database)."""
+    import uvicorn
+
+    from prodlens.analytics.demo import store as demo
+    from prodlens.kit.migrations import upgrade
+    from prodlens.observability import metrics
+    from prodlens.observability.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+    host = host or settings.server.host
+    port = port or settings.server.port
+    workers = workers or settings.server.workers
+    if migrate if migrate is not None else settings.is_sqlite:
+        upgrade(settings.database_url)
+    # SPEC §1: a first run in development gets something to look at (never in production).
+    created = (
+        run(demo.create_if_empty(settings)) if demo.wanted_on_empty_database(settings) else None
+    )
+    if workers > 1 and not settings.redis_url:
+        errors.print(
+            "[yellow]Warning:[/] several workers without REDIS_URL each keep their own rate "
+            "limits, lockouts and revocations; set REDIS_URL to share them."
+        )
+    if workers > 1 and not reload:
+        # Must be set before any worker imports prometheus_client.
+        directory = settings.data_dir.resolve() / "prometheus"
+        metrics.prepare_multiprocess_dir(directory)
+        os.environ[metrics.MULTIPROC_ENV] = str(directory)
+
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the previous
+    # handler restored; this one turns that into a clean exit status 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    base = f"http://{host}:{port}"
+    console.print(f"[bold]ProdLens {__version__}[/] ({settings.env.value}) on {base}")
+    console.print(f"  API      {base}/api/v1")
+    if settings.serve_docs:
+        console.print(f"  Docs     {base}/docs")
+    console.print(f"  Health   {base}/health/ready")
+    console.print(f"  Metrics  {base}/metrics")
+    if created is not None:
+        console.print(
+            f"  Demo login: {created.username} / {created.password}  "
+            f"(project {demo.DEMO_NAME!r}; the password is shown once)"
+        )
+    uvicorn.run(
+        "prodlens.app:serve_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        log_config=None,  # our logging, configured by the app factory
+        access_log=False,  # one access line per request comes from our middleware
+        proxy_headers=False,  # client IPs are resolved by our trusted-proxy rules
+        server_header=False,
+        timeout_graceful_shutdown=settings.server.graceful_shutdown_seconds,
+    )
