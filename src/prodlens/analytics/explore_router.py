@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from prodlens.analytics import exports, insights, profiles, sessions
+from prodlens.analytics import exports, insights, profiles, schemas, sessions
 from prodlens.analytics.window import InvalidWindow, Window, bounded, resolve_window
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
@@ -129,7 +129,7 @@ async def get_llm_session(
 @router.get(
     "/developers",
     tags=["developers"],
-    response_model=Page[profiles.DeveloperSummary],
+    response_model=Page[schemas.DeveloperSummary],
     summary="Developers with their totals over a window",
     description="Events without a developer id are left out." + WINDOW_NOTE,
     responses=problem_responses(InvalidSort, InvalidWindow),
@@ -147,17 +147,17 @@ async def list_developers(
             "Default `-events`.",
         ),
     ] = None,
-) -> Page[profiles.DeveloperSummary]:
+) -> Page[schemas.DeveloperSummary]:
     items, total = await profiles.list_developers(
         session, context.project.id, window, sort=sort, page=page
     )
-    return Page[profiles.DeveloperSummary].build(items, total=total, params=page)
+    return Page[schemas.DeveloperSummary].build(items, total=total, params=page)
 
 
 @router.get(
     "/developers/{developer_id}",
     tags=["developers"],
-    response_model=profiles.DeveloperProfile,
+    response_model=schemas.DeveloperProfile,
     summary="A developer's usage, cost, acceptance, models, heatmap and cost trend",
     description=WINDOW_NOTE.strip(),
     responses=problem_responses(profiles.DeveloperNotFound, InvalidWindow),
@@ -167,7 +167,7 @@ async def get_developer_profile(
     session: SessionDep,
     window: WindowDep,
     developer_id: Annotated[str, Path(max_length=128)],
-) -> profiles.DeveloperProfile:
+) -> schemas.DeveloperProfile:
     return await profiles.developer_profile(session, context.project.id, developer_id, window)
 
 
@@ -177,7 +177,7 @@ async def get_developer_profile(
 @router.get(
     "/insights",
     tags=["insights"],
-    response_model=insights.InsightsReport,
+    response_model=schemas.InsightsReport,
     summary="Lagged correlation of AI activity with delivery, anomalies, findings",
     description=(
         "Pearson and Spearman correlation of daily events with daily commits and merged PRs "
@@ -194,7 +194,7 @@ async def get_insights(
     threshold: Annotated[
         float, Query(gt=0, le=100, description="Flag |robust z| above this.")
     ] = insights.DEFAULT_THRESHOLD,
-) -> insights.InsightsReport:
+) -> schemas.InsightsReport:
     return await insights.build_report(
         session, context.project.id, window, max_lag=max_lag, threshold=threshold
     )

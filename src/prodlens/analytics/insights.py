@@ -24,18 +24,31 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from functools import partial
 from typing import Any, Literal
 
 import anyio
 import numpy as np
-from pydantic import BaseModel, Field
 from scipy import stats
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics.models import Commit, DailyRollup, PullRequest
+from prodlens.analytics.schemas import (
+    ALPHA,
+    MIN_POINTS,
+    Anomalies,
+    AnomalySeries,
+    Correlation,
+    Finding,
+    InsightsReport,
+    LagResult,
+    MetricCorrelation,
+    Outlier,
+    Recommendation,
+)
+from prodlens.analytics.schemas import AnalysisStatus as Status
 from prodlens.analytics.window import (
     Window,
     as_date,
@@ -45,16 +58,13 @@ from prodlens.analytics.window import (
     zero_filled,
 )
 
-MIN_POINTS = 6
 DEFAULT_MAX_LAG = 7
 DEFAULT_THRESHOLD = 3.5
-ALPHA = 0.05
 # 0.6745 is the 0.75 quantile of the standard normal: it makes MAD comparable to a
 # standard deviation; 1.253314 (sqrt(pi/2)) does the same for the mean absolute deviation.
 _MAD_SCALE = 0.6745
 _MEANAD_SCALE = 1.253314
 
-Status = Literal["ok", "insufficient_data", "constant_input"]
 _LAG_WORDS = {
     0: "the same day",
     1: "one day later",
@@ -68,83 +78,6 @@ _LAG_WORDS = {
 # Spelled by name: ruff flags the literal letter as a look-alike of "p".
 _RHO = "\N{GREEK SMALL LETTER RHO}"
 _METRIC_WORDS = {"commits": "commits", "merged_prs": "merged PRs"}
-
-
-# --- response shapes --------------------------------------------------------------------
-
-
-class Correlation(BaseModel):
-    r: float | None
-    p: float | None
-    q: float | None = Field(description="Benjamini-Hochberg adjusted p across the lags.")
-
-
-class LagResult(BaseModel):
-    lag: int = Field(description="Days by which AI activity leads delivery.")
-    n: int = Field(description="Overlapping days (pairs) at this lag.")
-    status: Status
-    pearson: Correlation
-    spearman: Correlation
-    significant: bool = Field(description="Spearman q < alpha.")
-
-
-class MetricCorrelation(BaseModel):
-    metric: Literal["commits", "merged_prs"]
-    activity: Literal["events"] = "events"
-    status: Status
-    total: int = Field(description="Delivery items in the window.")
-    lags: list[LagResult]
-    best_lag: int | None = Field(description="The significant lag with the smallest q.")
-
-
-class Outlier(BaseModel):
-    key: str = Field(description="The day (ISO date) or the developer id.")
-    value: float
-    z: float
-
-
-class AnomalySeries(BaseModel):
-    name: Literal["daily_cost_usd", "daily_events", "developer_cost_usd"]
-    scope: Literal["day", "developer"]
-    status: Status
-    n: int
-    median: float | None
-    mad: float | None
-    method: Literal["mad", "meanad"] | None = Field(
-        description="`meanad` when the MAD was 0 and the mean absolute deviation was used."
-    )
-    outliers: list[Outlier]
-
-
-class Anomalies(BaseModel):
-    threshold: float = Field(description="|robust z| above this is flagged.")
-    series: list[AnomalySeries]
-
-
-class Finding(BaseModel):
-    kind: Literal[
-        "correlation", "no_correlation", "insufficient_data", "anomaly_day", "anomaly_developer"
-    ]
-    message: str
-    evidence: dict[str, float | int | str | None]
-
-
-class Recommendation(BaseModel):
-    kind: str
-    message: str
-
-
-class InsightsReport(BaseModel):
-    since: datetime
-    until: datetime
-    days: int
-    min_points: int = MIN_POINTS
-    alpha: float = ALPHA
-    status: Literal["ok", "insufficient_data"]
-    correlations: list[MetricCorrelation]
-    anomalies: Anomalies
-    findings: list[Finding]
-    recommendations: list[Recommendation]
 
 
 # --- inputs -------------------------------------------------------------------------------

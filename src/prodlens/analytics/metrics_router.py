@@ -8,23 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from prodlens.analytics import kpis
-from prodlens.analytics.kpis import (
-    Filters,
-    InvalidTarget,
+from prodlens.analytics.kpis import Filters, InvalidTarget, UnknownKpi
+from prodlens.analytics.schemas import (
+    Interval,
     KpiReport,
+    MetricName,
     RawMetrics,
     TargetsPublic,
     TargetsUpdate,
-    UnknownKpi,
-)
-from prodlens.analytics.timeseries import (
-    Interval,
-    MetricName,
     TimeSeries,
-    TooManyBuckets,
-    UnsupportedFilter,
-    timeseries,
 )
+from prodlens.analytics.timeseries import TooManyBuckets, UnsupportedFilter, timeseries
 from prodlens.analytics.window import InvalidWindow, Window
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute

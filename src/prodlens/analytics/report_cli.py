@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from prodlens.analytics import kpis
-from prodlens.analytics.kpis import Filters, Kpi, KpiReport
+from prodlens.analytics.kpis import Filters
+from prodlens.analytics.schemas import Kpi, KpiReport
 from prodlens.config import Settings
 from prodlens.kit.db import Database
 from prodlens.kit.errors import ProblemError
