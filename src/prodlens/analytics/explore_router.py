@@ -1,7 +1,7 @@
 """Exploring a project's usage: sessions, developers, insights and exports.
 
 Members (viewer and up) or an API key with the `read` scope. HTTP only: the
-rules live in sessions.py, profiles.py, insights.py and exports.py.
+rules live in sessions.py, profiles.py, insights/ and exports.py.
 """
 
 from __future__ import annotations
