@@ -10,12 +10,13 @@ import os
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from prodlens.analytics import exports, insights, profiles, schemas, sessions
-from prodlens.analytics.window import InvalidWindow, Window, bounded, resolve_window
+from prodlens.analytics.deps import CalendarDaysDep
+from prodlens.analytics.window import InvalidWindow, bounded
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
@@ -30,18 +31,6 @@ router = APIRouter(
     responses=problem_responses(NotAuthenticated, *SCOPED),
 )
 
-Since = Annotated[
-    datetime | None,
-    Query(description="Window start, ISO 8601 (UTC when no offset is given)."),
-]
-Until = Annotated[datetime | None, Query(description="Window end, exclusive. Default: now.")]
-
-
-def _window(request: Request, since: Since = None, until: Until = None) -> Window:
-    return resolve_window(since, until, now=request.app.state.clock.now())
-
-
-WindowDep = Annotated[Window, Depends(_window)]
 WINDOW_NOTE = (
     " Default window: the last 30 UTC days, today included; at most 366 days. Daily "
     "figures cover every whole UTC day the window touches."
@@ -137,7 +126,7 @@ async def get_llm_session(
 async def list_developers(
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     page: PageDep,
     sort: Annotated[
         str | None,
@@ -165,7 +154,7 @@ async def list_developers(
 async def get_developer_profile(
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     developer_id: Annotated[str, Path(max_length=128)],
 ) -> schemas.DeveloperProfile:
     return await profiles.developer_profile(session, context.project.id, developer_id, window)
@@ -189,7 +178,7 @@ async def get_developer_profile(
 async def get_insights(
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     max_lag: Annotated[int, Query(ge=0, le=14)] = insights.DEFAULT_MAX_LAG,
     threshold: Annotated[
         float, Query(gt=0, le=100, description="Flag |robust z| above this.")
@@ -228,7 +217,7 @@ async def export_events(
     request: Request,
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     format: ExportFormat = "csv",
 ) -> Response:
     name = exports.filename(context.project.slug, "events", window, format)
@@ -258,7 +247,7 @@ async def export_events(
 async def export_timeseries(
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     format: ExportFormat = "csv",
     interval: Annotated[Literal["day"], Query(description="Only `day` for now.")] = "day",
 ) -> Response:
