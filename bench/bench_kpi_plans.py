@@ -65,7 +65,7 @@ from bench_kpis import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prodlens.analytics import kpis
+from prodlens.analytics.kpis import queries
 from prodlens.kit.db import plan_for_actual_parameters
 
 FULL = os.environ.get("BENCH_FULL") == "1"
@@ -146,7 +146,7 @@ async def run() -> None:
                 for round_no in range(ROUNDS):
                     order = ("custom", "default") if round_no % 2 == 0 else ("default", "custom")
                     for mode in order:
-                        with patch.object(kpis, "plan_for_actual_parameters", planners[mode]):
+                        with patch.object(queries, "plan_for_actual_parameters", planners[mode]):
                             wall, pg = await _measure(client, url, auth, cpu)
                         results[mode].append((wall, pg))
                         print(

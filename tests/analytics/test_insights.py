@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from prodlens.analytics import insights
+from prodlens.analytics.insights import analysis as insights
 from prodlens.analytics.models import Commit, PullRequest
 from tests.analytics.helpers import AnalyticsProject, analytics_project, event
 from tests.harness import Harness

@@ -1,7 +1,7 @@
 """Exploring a project's usage: sessions, developers, insights and exports.
 
 Members (viewer and up) or an API key with the `read` scope. HTTP only: the
-rules live in sessions.py, profiles.py, insights.py and exports.py.
+rules live in sessions.py, profiles.py, insights/ and exports.py.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ import os
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from prodlens.analytics import exports, insights, profiles, sessions
-from prodlens.analytics.window import InvalidWindow, Window, bounded, resolve_window
+from prodlens.analytics import exports, insights, profiles, schemas, sessions
+from prodlens.analytics.deps import CalendarDaysDep
+from prodlens.analytics.window import InvalidWindow, bounded
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
-from prodlens.kit.deps import ClockDep, DatabaseDep
+from prodlens.kit.deps import DatabaseDep
 from prodlens.kit.errors import problem_responses
 from prodlens.kit.pagination import InvalidSort, Page, PageDep
 from prodlens.projects.deps import SCOPED, ProjectReader
@@ -30,18 +31,6 @@ router = APIRouter(
     responses=problem_responses(NotAuthenticated, *SCOPED),
 )
 
-Since = Annotated[
-    datetime | None,
-    Query(description="Window start, ISO 8601 (UTC when no offset is given)."),
-]
-Until = Annotated[datetime | None, Query(description="Window end, exclusive. Default: now.")]
-
-
-def _window(clock: ClockDep, since: Since = None, until: Until = None) -> Window:
-    return resolve_window(since, until, now=clock.now())
-
-
-WindowDep = Annotated[Window, Depends(_window)]
 WINDOW_NOTE = (
     " Default window: the last 30 UTC days, today included; at most 366 days. Daily "
     "figures cover every whole UTC day the window touches."
@@ -129,7 +118,7 @@ async def get_llm_session(
 @router.get(
     "/developers",
     tags=["developers"],
-    response_model=Page[profiles.DeveloperSummary],
+    response_model=Page[schemas.DeveloperSummary],
     summary="Developers with their totals over a window",
     description="Events without a developer id are left out." + WINDOW_NOTE,
     responses=problem_responses(InvalidSort, InvalidWindow),
@@ -137,7 +126,7 @@ async def get_llm_session(
 async def list_developers(
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     page: PageDep,
     sort: Annotated[
         str | None,
@@ -147,17 +136,17 @@ async def list_developers(
             "Default `-events`.",
         ),
     ] = None,
-) -> Page[profiles.DeveloperSummary]:
+) -> Page[schemas.DeveloperSummary]:
     items, total = await profiles.list_developers(
         session, context.project.id, window, sort=sort, page=page
     )
-    return Page[profiles.DeveloperSummary].build(items, total=total, params=page)
+    return Page[schemas.DeveloperSummary].build(items, total=total, params=page)
 
 
 @router.get(
     "/developers/{developer_id}",
     tags=["developers"],
-    response_model=profiles.DeveloperProfile,
+    response_model=schemas.DeveloperProfile,
     summary="A developer's usage, cost, acceptance, models, heatmap and cost trend",
     description=WINDOW_NOTE.strip(),
     responses=problem_responses(profiles.DeveloperNotFound, InvalidWindow),
@@ -165,9 +154,9 @@ async def list_developers(
 async def get_developer_profile(
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     developer_id: Annotated[str, Path(max_length=128)],
-) -> profiles.DeveloperProfile:
+) -> schemas.DeveloperProfile:
     return await profiles.developer_profile(session, context.project.id, developer_id, window)
 
 
@@ -177,7 +166,7 @@ async def get_developer_profile(
 @router.get(
     "/insights",
     tags=["insights"],
-    response_model=insights.InsightsReport,
+    response_model=schemas.InsightsReport,
     summary="Lagged correlation of AI activity with delivery, anomalies, findings",
     description=(
         "Pearson and Spearman correlation of daily events with daily commits and merged PRs "
@@ -189,12 +178,12 @@ async def get_developer_profile(
 async def get_insights(
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     max_lag: Annotated[int, Query(ge=0, le=14)] = insights.DEFAULT_MAX_LAG,
     threshold: Annotated[
         float, Query(gt=0, le=100, description="Flag |robust z| above this.")
     ] = insights.DEFAULT_THRESHOLD,
-) -> insights.InsightsReport:
+) -> schemas.InsightsReport:
     return await insights.build_report(
         session, context.project.id, window, max_lag=max_lag, threshold=threshold
     )
@@ -228,7 +217,7 @@ async def export_events(
     database: DatabaseDep,
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     format: ExportFormat = "csv",
 ) -> Response:
     name = exports.filename(context.project.slug, "events", window, format)
@@ -258,7 +247,7 @@ async def export_events(
 async def export_timeseries(
     context: ProjectReader,
     session: SessionDep,
-    window: WindowDep,
+    window: CalendarDaysDep,
     format: ExportFormat = "csv",
     interval: Annotated[Literal["day"], Query(description="Only `day` for now.")] = "day",
 ) -> Response:

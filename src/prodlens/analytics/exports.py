@@ -4,6 +4,9 @@ Memory stays flat however large the window: events are read in chunks by
 keyset over `id` (never OFFSET, never all at once). CSV chunks are streamed as
 they are read; Parquet is written chunk by chunk as row groups to a temporary
 file in a worker thread (pyarrow is CPU-bound) and then sent from disk.
+
+PyArrow is imported by the Parquet functions alone, and the Arrow schemas are
+built on first use: a process that never writes Parquet never loads it.
 """
 
 from __future__ import annotations
@@ -17,59 +20,63 @@ import tempfile
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from functools import partial
-from typing import Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from prodlens.analytics.formulas import FRACTIONAL_COUNTERS, counter_value
 from prodlens.analytics.models import Event
 from prodlens.analytics.window import Window, daily_rollup_sums, daily_series
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 ExportFormat = Literal["csv", "parquet"]
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 CHUNK_ROWS = 5000
 
-_UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
-_EVENT_FIELDS: list[tuple[str, pa.DataType]] = [
-    ("event_id", pa.string()),
-    ("session_id", pa.string()),
-    ("developer_id", pa.string()),
-    ("started_at", _UTC_TIMESTAMP),
-    ("ended_at", _UTC_TIMESTAMP),
-    ("latency_ms", pa.float64()),
-    ("ttft_ms", pa.float64()),
-    ("provider", pa.string()),
-    ("operation", pa.string()),
-    ("request_model", pa.string()),
-    ("response_model", pa.string()),
-    ("input_tokens", pa.int64()),
-    ("output_tokens", pa.int64()),
-    ("cache_read_tokens", pa.int64()),
-    ("cache_creation_tokens", pa.int64()),
-    ("total_tokens", pa.int64()),
-    ("cost_usd", pa.float64()),
-    ("cost_source", pa.string()),
-    ("status", pa.string()),
-    ("http_status", pa.int32()),
-    ("error_type", pa.string()),
-    ("finish_reason", pa.string()),
-    ("accepted", pa.bool_()),
-    ("lines_suggested", pa.int32()),
-    ("lines_accepted", pa.int32()),
-    ("repo", pa.string()),
-    ("tags", pa.list_(pa.string())),
-    ("attributes", pa.string()),  # JSON text: free-form keys do not fit one schema
-    ("source", pa.string()),
-    ("ingested_at", _UTC_TIMESTAMP),
-]
-EVENT_SCHEMA = pa.schema(_EVENT_FIELDS)
-EVENT_COLUMNS = tuple(EVENT_SCHEMA.names)
+# Each exported event field and its Arrow type, by name (pyarrow is not loaded here).
+ArrowType = Literal["string", "timestamp", "date", "float64", "int64", "int32", "bool", "strings"]
+EVENT_FIELDS: tuple[tuple[str, ArrowType], ...] = (
+    ("event_id", "string"),
+    ("session_id", "string"),
+    ("developer_id", "string"),
+    ("started_at", "timestamp"),
+    ("ended_at", "timestamp"),
+    ("latency_ms", "float64"),
+    ("ttft_ms", "float64"),
+    ("provider", "string"),
+    ("operation", "string"),
+    ("request_model", "string"),
+    ("response_model", "string"),
+    ("input_tokens", "int64"),
+    ("output_tokens", "int64"),
+    ("cache_read_tokens", "int64"),
+    ("cache_creation_tokens", "int64"),
+    ("total_tokens", "int64"),
+    ("cost_usd", "float64"),
+    ("cost_source", "string"),
+    ("status", "string"),
+    ("http_status", "int32"),
+    ("error_type", "string"),
+    ("finish_reason", "string"),
+    ("accepted", "bool"),
+    ("lines_suggested", "int32"),
+    ("lines_accepted", "int32"),
+    ("repo", "string"),
+    ("tags", "strings"),
+    ("attributes", "string"),  # JSON text: free-form keys do not fit one schema
+    ("source", "string"),
+    ("ingested_at", "timestamp"),
+)
+EVENT_COLUMNS = tuple(name for name, _ in EVENT_FIELDS)
 
+# The daily export's counters, after its `date` column.
 TIMESERIES_COLUMNS = (
     "events",
     "errors",
@@ -80,10 +87,38 @@ TIMESERIES_COLUMNS = (
     "total_tokens",
     "cost_usd",
 )
-TIMESERIES_SCHEMA = pa.schema(
-    [("date", pa.date32())]
-    + [(name, pa.float64() if name == "cost_usd" else pa.int64()) for name in TIMESERIES_COLUMNS]
+TIMESERIES_HEADER = ("date", *TIMESERIES_COLUMNS)
+TIMESERIES_FIELDS: tuple[tuple[str, ArrowType], ...] = (
+    ("date", "date"),
+    *((name, "float64" if name in FRACTIONAL_COUNTERS else "int64") for name in TIMESERIES_COLUMNS),
 )
+
+
+def _arrow_schema(fields: Sequence[tuple[str, ArrowType]]) -> pa.Schema:
+    import pyarrow as pa
+
+    types: dict[ArrowType, pa.DataType] = {
+        "string": pa.string(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "date": pa.date32(),
+        "float64": pa.float64(),
+        "int64": pa.int64(),
+        "int32": pa.int32(),
+        "bool": pa.bool_(),
+        "strings": pa.list_(pa.string()),
+    }
+    return pa.schema([(name, types[kind]) for name, kind in fields])
+
+
+@cache
+def event_schema() -> pa.Schema:
+    return _arrow_schema(EVENT_FIELDS)
+
+
+@cache
+def timeseries_schema() -> pa.Schema:
+    return _arrow_schema(TIMESERIES_FIELDS)
+
 
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection);
 # ingested strings (developer ids, repos, error types) are not ours to trust.
@@ -166,23 +201,32 @@ async def events_csv(
             yield _csv_text(None, chunk)
 
 
-def _open_writer(schema: pa.Schema) -> tuple[str, pq.ParquetWriter]:
+def _table(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.Table.from_pydict(
+        {name: [row[name] for row in rows] for name in schema.names}, schema=schema
+    )
+
+
+def _open_writer() -> tuple[str, pq.ParquetWriter]:
+    import pyarrow.parquet as pq
+
     handle, path = tempfile.mkstemp(prefix="prodlens-export-", suffix=".parquet")
     os.close(handle)
-    return path, pq.ParquetWriter(path, schema, compression="zstd")
+    return path, pq.ParquetWriter(path, event_schema(), compression="zstd")
 
 
-def _write_chunk(writer: pq.ParquetWriter, schema: pa.Schema, rows: list[dict[str, Any]]) -> None:
-    columns = {name: [row[name] for row in rows] for name in schema.names}
-    writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+def _write_chunk(writer: pq.ParquetWriter, rows: list[dict[str, Any]]) -> None:
+    writer.write_table(_table(event_schema(), rows))
 
 
 async def events_parquet(session: AsyncSession, project_id: str, window: Window) -> str:
     """Write the window's events to a temporary Parquet file; the caller deletes it."""
-    path, writer = await anyio.to_thread.run_sync(_open_writer, EVENT_SCHEMA)
+    path, writer = await anyio.to_thread.run_sync(_open_writer)
     try:
         async for chunk in _event_chunks(session, project_id, window):
-            await anyio.to_thread.run_sync(_write_chunk, writer, EVENT_SCHEMA, chunk)
+            await anyio.to_thread.run_sync(_write_chunk, writer, chunk)
         await anyio.to_thread.run_sync(writer.close)
     except BaseException:
         writer.close()
@@ -200,27 +244,24 @@ async def timeseries_rows(
     series = {name: daily_series(days, sums, name) for name in TIMESERIES_COLUMNS}
     return [
         {"date": day}
-        | {
-            name: series[name][index] if name == "cost_usd" else int(series[name][index])
-            for name in TIMESERIES_COLUMNS
-        }
+        | {name: counter_value(name, series[name][index]) for name in TIMESERIES_COLUMNS}
         for index, day in enumerate(days)
     ]
 
 
 def timeseries_csv(rows: list[dict[str, Any]]) -> str:
-    return _csv_text(TIMESERIES_SCHEMA.names, rows)
+    return _csv_text(TIMESERIES_HEADER, rows)
 
 
-def _parquet_bytes(schema: pa.Schema, rows: list[dict[str, Any]]) -> bytes:
-    table = pa.Table.from_pydict(
-        {name: [row[name] for row in rows] for name in schema.names}, schema=schema
-    )
+def _timeseries_parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(_table(timeseries_schema(), rows), sink, compression="zstd")
     return bytes(sink.getvalue().to_pybytes())
 
 
 async def timeseries_parquet(rows: list[dict[str, Any]]) -> bytes:
     # At most 367 rows: small enough to build in memory, still off the loop.
-    return await anyio.to_thread.run_sync(partial(_parquet_bytes, TIMESERIES_SCHEMA, rows))
+    return await anyio.to_thread.run_sync(_timeseries_parquet_bytes, rows)

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from prodlens.analytics import kpis
-from prodlens.analytics.kpis import (
-    Filters,
-    InvalidTarget,
+from prodlens.analytics.deps import RollingWindowDep
+from prodlens.analytics.kpis import Filters, InvalidTarget, UnknownKpi
+from prodlens.analytics.schemas import (
+    Interval,
     KpiReport,
+    MetricName,
     RawMetrics,
     TargetsPublic,
     TargetsUpdate,
-    UnknownKpi,
-)
-from prodlens.analytics.timeseries import (
-    Interval,
-    MetricName,
     TimeSeries,
-    TooManyBuckets,
-    UnsupportedFilter,
-    timeseries,
 )
-from prodlens.analytics.window import InvalidWindow, Window
+from prodlens.analytics.timeseries import TooManyBuckets, UnsupportedFilter, timeseries
+from prodlens.analytics.window import InvalidWindow
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
@@ -41,19 +35,6 @@ router = APIRouter(
 )
 
 
-def _window(
-    clock: ClockDep,
-    since: Annotated[
-        datetime | None,
-        Query(description="Window start, ISO 8601 (UTC without an offset). Default: until - 30 d."),
-    ] = None,
-    until: Annotated[
-        datetime | None, Query(description="Window end, exclusive. Default: now.")
-    ] = None,
-) -> Window:
-    return kpis.resolve_window(since, until, now=clock.now())
-
-
 def _filters(
     developer: Annotated[
         str | None, Query(min_length=1, max_length=128, description="Only this developer id.")
@@ -65,7 +46,6 @@ def _filters(
     return Filters(developer=developer, model=model)
 
 
-WindowDep = Annotated[Window, Depends(_window)]
 FiltersDep = Annotated[Filters, Depends(_filters)]
 
 
@@ -76,7 +56,7 @@ FiltersDep = Annotated[Filters, Depends(_filters)]
     responses=problem_responses(InvalidWindow),
 )
 async def project_kpis(
-    context: ProjectReader, window: WindowDep, filters: FiltersDep, session: SessionDep
+    context: ProjectReader, window: RollingWindowDep, filters: FiltersDep, session: SessionDep
 ) -> KpiReport:
     return await kpis.compute_kpis(session, context.project, window, filters)
 
@@ -88,7 +68,7 @@ async def project_kpis(
     responses=problem_responses(InvalidWindow),
 )
 async def project_raw_metrics(
-    context: ProjectReader, window: WindowDep, filters: FiltersDep, session: SessionDep
+    context: ProjectReader, window: RollingWindowDep, filters: FiltersDep, session: SessionDep
 ) -> RawMetrics:
     return await kpis.raw_metrics(session, context.project, window, filters)
 
@@ -101,7 +81,7 @@ async def project_raw_metrics(
 )
 async def project_timeseries(
     context: ProjectReader,
-    window: WindowDep,
+    window: RollingWindowDep,
     filters: FiltersDep,
     session: SessionDep,
     metric: MetricName = "events",

@@ -7,101 +7,32 @@ developer and are left out of the list.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from prodlens.analytics.models import DailyRollup, Event, HourlyRollup, LlmSession
-from prodlens.analytics.window import Window, daily_rollup_sums, daily_series
+from prodlens.analytics import formulas
+from prodlens.analytics.models import ROLLUP_COUNTERS, DailyRollup, Event, HourlyRollup, LlmSession
+from prodlens.analytics.schemas import (
+    WEEKDAYS,
+    Acceptance,
+    DailyCost,
+    DeveloperProfile,
+    DeveloperSummary,
+    Heatmap,
+    ModelShare,
+    Totals,
+)
+from prodlens.analytics.window import Window, daily_rollup_sums, daily_series, in_whole_days
 from prodlens.kit.errors import NotFound
 from prodlens.kit.pagination import PageParams, order_by, paginate
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class DeveloperNotFound(NotFound):
     code, title = "developers.not_found", "No events from this developer in this project"
-
-
-class Totals(BaseModel):
-    events: int
-    sessions: int
-    errors: int
-    error_rate: float | None
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-    cost_usd: float
-
-
-class Acceptance(BaseModel):
-    accepted: int
-    rejected: int
-    rate: float | None = Field(description="accepted / (accepted + rejected); unknowns excluded.")
-    lines_suggested: int
-    lines_accepted: int
-
-
-class ModelShare(BaseModel):
-    model: str | None = Field(description="`null` for events that named no model.")
-    events: int
-    share: float = Field(description="This model's fraction of the developer's events.")
-    total_tokens: int
-    cost_usd: float
-
-
-class DailyCost(BaseModel):
-    date: date
-    events: int
-    cost_usd: float
-
-
-class Heatmap(BaseModel):
-    timezone: str = "UTC"
-    weekdays: list[str] = Field(default_factory=lambda: list(WEEKDAYS))
-    counts: list[list[int]] = Field(description="7 rows (Monday first) of 24 hourly counts.")
-
-
-class DeveloperProfile(BaseModel):
-    developer_id: str
-    since: datetime
-    until: datetime
-    days: int
-    totals: Totals
-    acceptance: Acceptance
-    models: list[ModelShare]
-    cost_trend: list[DailyCost]
-    heatmap: Heatmap
-    last_active: datetime | None
-
-
-class DeveloperSummary(BaseModel):
-    developer_id: str
-    events: int
-    sessions: int
-    errors: int
-    total_tokens: int
-    cost_usd: float
-    acceptance_rate: float | None
-    last_active: date | None
-
-
-def _in_window(
-    model: type[DailyRollup] | type[HourlyRollup], project_id: str, window: Window
-) -> Any:
-    return (
-        model.project_id == project_id,
-        model.period_start >= window.day_start,
-        model.period_start < window.day_end,
-    )
-
-
-def _rate(part: float, whole: float) -> float | None:
-    return part / whole if whole else None
 
 
 async def _session_counts(
@@ -146,7 +77,7 @@ SORTABLE: dict[str, ColumnElement[Any]] = {
 def _list_statement(project_id: str, window: Window) -> Select[Any]:
     return (
         select(DailyRollup.developer_id, *(expr.label(name) for name, expr in _SUMS.items()))
-        .where(*_in_window(DailyRollup, project_id, window), DailyRollup.developer_id != "")
+        .where(*in_whole_days(DailyRollup, project_id, window), DailyRollup.developer_id != "")
         .group_by(DailyRollup.developer_id)
     )
 
@@ -174,7 +105,7 @@ async def list_developers(
                 errors=int(errors or 0),
                 total_tokens=int(tokens or 0),
                 cost_usd=float(cost or 0),
-                acceptance_rate=_rate(accepted or 0, (accepted or 0) + (rejected or 0)),
+                acceptance_rate=formulas.acceptance_rate(accepted or 0, rejected or 0),
                 last_active=last.date() if isinstance(last, datetime) else last,
             )
         )
@@ -196,7 +127,7 @@ async def _models(
                 func.sum(DailyRollup.cost_usd),
             )
             .where(
-                *_in_window(DailyRollup, project_id, window),
+                *in_whole_days(DailyRollup, project_id, window),
                 DailyRollup.developer_id == developer_id,
             )
             .group_by(DailyRollup.model)
@@ -222,7 +153,7 @@ async def _heatmap(
     rows = await session.execute(
         select(HourlyRollup.period_start, func.sum(HourlyRollup.events))
         .where(
-            *_in_window(HourlyRollup, project_id, window),
+            *in_whole_days(HourlyRollup, project_id, window),
             HourlyRollup.developer_id == developer_id,
         )
         .group_by(HourlyRollup.period_start)
@@ -241,22 +172,8 @@ async def developer_profile(
     )
     if not known:
         raise DeveloperNotFound()
-    columns = (
-        "events",
-        "errors",
-        "accepted",
-        "rejected",
-        "input_tokens",
-        "output_tokens",
-        "total_tokens",
-        "cost_usd",
-        "lines_suggested",
-        "lines_accepted",
-    )
-    by_day = await daily_rollup_sums(
-        session, project_id, window, developer_id=developer_id, columns=columns
-    )
-    sums = {name: sum(day[name] for day in by_day.values()) for name in columns}
+    by_day = await daily_rollup_sums(session, project_id, window, developer_id=developer_id)
+    sums = {name: sum(day[name] for day in by_day.values()) for name in ROLLUP_COUNTERS}
     sessions = await _session_counts(session, project_id, window, [developer_id])
     last_active = await session.scalar(
         select(func.max(Event.started_at)).where(
@@ -277,7 +194,7 @@ async def developer_profile(
             events=int(sums["events"]),
             sessions=sessions.get(developer_id, 0),
             errors=int(sums["errors"]),
-            error_rate=_rate(sums["errors"], sums["events"]),
+            error_rate=formulas.error_rate(sums["errors"], sums["events"]),
             input_tokens=int(sums["input_tokens"]),
             output_tokens=int(sums["output_tokens"]),
             total_tokens=int(sums["total_tokens"]),
@@ -286,7 +203,7 @@ async def developer_profile(
         acceptance=Acceptance(
             accepted=int(sums["accepted"]),
             rejected=int(sums["rejected"]),
-            rate=_rate(sums["accepted"], sums["accepted"] + sums["rejected"]),
+            rate=formulas.acceptance_rate(sums["accepted"], sums["rejected"]),
             lines_suggested=int(sums["lines_suggested"]),
             lines_accepted=int(sums["lines_accepted"]),
         ),

@@ -23,6 +23,7 @@ from sqlalchemy import Float, Select, and_, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from prodlens.analytics.formulas import ratio
 from prodlens.analytics.models import Event, LlmSession
 from prodlens.kit.errors import NotFound, ProblemError
 from prodlens.kit.pagination import PageParams, order_by, paginate
@@ -52,6 +53,9 @@ SORT_ALIASES = {"time": "started_at"}
 DEFAULT_SORT = "-started_at"
 
 
+# The response models stay here, not in schemas.py: auth has a SessionPublic too, so
+# OpenAPI names this one after its module (prodlens__analytics__sessions__SessionPublic),
+# and moving it would rename a published schema.
 class SessionPublic(BaseModel):
     session_id: str
     developer_id: str | None
@@ -260,7 +264,7 @@ def _public(row: LlmSession, models: list[str]) -> SessionPublic:
         rejected=row.rejected,
         total_tokens=row.total_tokens,
         cost_usd=float(row.cost_usd),
-        latency_ms_avg=row.latency_ms_sum / row.events if row.events else None,
+        latency_ms_avg=ratio(row.latency_ms_sum, row.events),
         status="error" if row.errors else "ok",
         models=models,
     )

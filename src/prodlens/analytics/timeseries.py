@@ -8,15 +8,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
-from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prodlens.analytics import latency
-from prodlens.analytics.kpis import Filters, rollup_conditions, session_conditions
-from prodlens.analytics.models import DailyRollup, HourlyRollup, LlmSession
+from prodlens.analytics import formulas, latency
+from prodlens.analytics.kpis.queries import Filters, rollup_conditions, session_conditions
+from prodlens.analytics.models import ROLLUP_COUNTERS, DailyRollup, HourlyRollup, LlmSession
+from prodlens.analytics.schemas import Interval, MetricName, TimeSeries, TimeSeriesPoint
 from prodlens.analytics.window import Window, floor_day, floor_hour
 from prodlens.kit.errors import ProblemError
 from prodlens.projects.models import Project
@@ -25,25 +25,6 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 WEEK = timedelta(weeks=1)
 
-Interval = Literal["hour", "day", "week"]
-MetricName = Literal[
-    "events",
-    "errors",
-    "accepted",
-    "rejected",
-    "acceptance_rate",
-    "error_rate",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "total_tokens",
-    "cost_usd",
-    "lines_accepted",
-    "latency_p50",
-    "latency_p95",
-    "active_developers",
-    "sessions",
-]
 METRICS: tuple[str, ...] = get_args(MetricName)
 MAX_BUCKETS = 2000
 STEPS: dict[str, timedelta] = {"hour": HOUR, "day": DAY, "week": WEEK}
@@ -57,40 +38,10 @@ class UnsupportedFilter(ProblemError):
     status, code, title = 422, "metrics.unsupported_filter", "This metric cannot take that filter"
 
 
-class TimeSeriesPoint(BaseModel):
-    start: datetime
-    value: int | float | None = Field(
-        description="Counts are 0 in empty buckets; ratios and percentiles null."
-    )
-
-
-class TimeSeries(BaseModel):
-    metric: str
-    unit: str
-    interval: Interval
-    since: datetime
-    until: datetime
-    developer: str | None
-    model: str | None
-    points: list[TimeSeriesPoint]
-
-
 @dataclass
 class _Bucket:
     sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     developers: set[str] = field(default_factory=set)
-
-
-def _ratio(part: str, other: str) -> Callable[[_Bucket], float | None]:
-    def compute(bucket: _Bucket) -> float | None:
-        total = bucket.sums[part] + bucket.sums[other]
-        return bucket.sums[part] / total if total else None
-
-    return compute
-
-
-def _error_rate(bucket: _Bucket) -> float | None:
-    return bucket.sums["errors"] / bucket.sums["events"] if bucket.sums["events"] else None
 
 
 def _percentile(share: float) -> Callable[[_Bucket], float | None]:
@@ -101,9 +52,7 @@ def _percentile(share: float) -> Callable[[_Bucket], float | None]:
 
 
 def _total(name: str) -> Callable[[_Bucket], float | None]:
-    if name == "cost_usd":
-        return lambda bucket: bucket.sums[name]
-    return lambda bucket: int(bucket.sums[name])  # counts read as counts in JSON
+    return lambda bucket: formulas.counter_value(name, bucket.sums[name])
 
 
 @dataclass(frozen=True)
@@ -115,26 +64,24 @@ class _Metric:
 
 _DEFINITIONS: dict[str, _Metric] = {
     **{
-        name: _Metric(unit, (name,), _total(name))
-        for name, unit in (
-            ("events", "calls"),
-            ("errors", "calls"),
-            ("accepted", "calls"),
-            ("rejected", "calls"),
-            ("input_tokens", "tokens"),
-            ("output_tokens", "tokens"),
-            ("cache_read_tokens", "tokens"),
-            ("total_tokens", "tokens"),
-            ("cost_usd", "USD"),
-            ("lines_accepted", "lines"),
-        )
+        name: _Metric(formulas.COUNTER_UNITS[name], (name,), _total(name))
+        for name in METRICS
+        if name in ROLLUP_COUNTERS
     },
-    "acceptance_rate": _Metric("ratio", ("accepted", "rejected"), _ratio("accepted", "rejected")),
-    "error_rate": _Metric("ratio", ("errors", "events"), _error_rate),
+    "acceptance_rate": _Metric(
+        "ratio",
+        ("accepted", "rejected"),
+        lambda bucket: formulas.acceptance_rate(bucket.sums["accepted"], bucket.sums["rejected"]),
+    ),
+    "error_rate": _Metric(
+        "ratio",
+        ("errors", "events"),
+        lambda bucket: formulas.error_rate(bucket.sums["errors"], bucket.sums["events"]),
+    ),
     "latency_p50": _Metric("ms", latency.COLUMNS, _percentile(0.50)),
     "latency_p95": _Metric("ms", latency.COLUMNS, _percentile(0.95)),
     "active_developers": _Metric("developers", (), lambda bucket: len(bucket.developers)),
-    "sessions": _Metric("sessions", (), _total("sessions")),
+    "sessions": _Metric("sessions", (), lambda bucket: int(bucket.sums["sessions"])),
 }
 assert set(_DEFINITIONS) == set(METRICS)
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prodlens.analytics.models import DailyRollup
+from prodlens.analytics.models import ROLLUP_COUNTERS, DailyRollup, HourlyRollup
 from prodlens.kit.errors import ProblemError
 
 DEFAULT_DAYS = 30
@@ -143,7 +143,15 @@ def zero_filled(days: Sequence[date], values: dict[date, float]) -> list[float]:
     return [float(values.get(day, 0)) for day in days]
 
 
-DAILY_COLUMNS = ("events", "errors", "accepted", "rejected", "total_tokens", "cost_usd")
+def in_whole_days(
+    table: type[HourlyRollup] | type[DailyRollup], project_id: str, window: Window
+) -> tuple[ColumnElement[bool], ...]:
+    """The project's rollup rows of every whole UTC day the window touches."""
+    return (
+        table.project_id == project_id,
+        table.period_start >= window.day_start,
+        table.period_start < window.day_end,
+    )
 
 
 async def daily_rollup_sums(
@@ -152,7 +160,7 @@ async def daily_rollup_sums(
     window: Window,
     *,
     developer_id: str | None = None,
-    columns: Sequence[str] = DAILY_COLUMNS,
+    columns: Sequence[str] = ROLLUP_COUNTERS,
 ) -> dict[date, dict[str, float]]:
     """Per day of the window: the rollup counters summed over developers and models."""
     statement = (
@@ -160,11 +168,7 @@ async def daily_rollup_sums(
             DailyRollup.period_start,
             *(func.sum(DailyRollup.__table__.c[name]).label(name) for name in columns),
         )
-        .where(
-            DailyRollup.project_id == project_id,
-            DailyRollup.period_start >= window.day_start,
-            DailyRollup.period_start < window.day_end,
-        )
+        .where(*in_whole_days(DailyRollup, project_id, window))
         .group_by(DailyRollup.period_start)
     )
     if developer_id is not None:

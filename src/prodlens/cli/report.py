@@ -17,7 +17,7 @@ from prodlens.cli.common import CliError, load_settings, migrated_database, requ
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from prodlens.analytics.kpis import Kpi, KpiReport
+    from prodlens.analytics.schemas import Kpi, KpiReport
     from prodlens.config import Settings
 
 _STATUS_STYLE = {
