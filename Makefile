@@ -38,9 +38,12 @@ run: install ## Migrate the embedded SQLite database and serve on http://127.0.0
 test: install ## The whole test suite
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-lint: install ## ruff (lint + format check) and mypy
+lint: typecheck ## ruff (lint + format check), mypy and the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+
+typecheck: install ## mypy (strict) over src/ and tests/
 	$(BIN)/mypy
 
 fmt: install ## Format and auto-fix

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -10,7 +12,7 @@ POSTGRES_URL = "postgresql+asyncpg://prodlens@db/prodlens"
 
 
 def production(**values: object) -> Settings:
-    defaults: dict[str, object] = {
+    defaults: dict[str, Any] = {
         "env": "production",
         "secret_key": STRONG_SECRET,
         "database_url": POSTGRES_URL,

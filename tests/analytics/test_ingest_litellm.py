@@ -316,7 +316,7 @@ async def test_cost_estimated_when_litellm_could_not_price(
         "/api/v1/ingest/litellm", json=[unpriced], headers={"X-API-Key": project.ingest_key}
     )
     [(cost, source)] = await harness.sql("SELECT cost_usd, cost_source FROM events")
-    assert (float(cost), source) == (pytest.approx(2.50 + 1.00), "estimated")
+    assert (float(cost), source) == pytest.approx((2.50 + 1.00, "estimated"))
 
 
 def test_mapping_reads_client_metadata_and_litellm_cache_hits() -> None:

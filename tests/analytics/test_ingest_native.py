@@ -178,8 +178,8 @@ async def test_cost_reported_or_estimated(harness: Harness, project: AnalyticsPr
     )
     rows = await harness.sql("SELECT event_id, cost_usd, cost_source FROM events ORDER BY event_id")
     costs = {row[0]: (None if row[1] is None else float(row[1]), row[2]) for row in rows}
-    assert costs["evt-1"] == (pytest.approx(0.123), "reported")
-    assert costs["evt-2"] == (pytest.approx(2.50 + 1.00), "estimated")  # $2.50/M in, $10/M out
+    assert costs["evt-1"] == pytest.approx((0.123, "reported"))
+    assert costs["evt-2"] == pytest.approx((2.50 + 1.00, "estimated"))  # $2.50/M in, $10/M out
     assert costs["evt-3"] == (None, None)
 
 

@@ -46,7 +46,7 @@ async def add_activity(
     cost: float = 0.01,
 ) -> None:
     """`counts[i]` events on `days[i]`, spread over six developers."""
-    batch = []
+    batch: list[dict[str, Any]] = []
     for day, count in zip(days, counts, strict=True):
         for index in range(count):
             number = len(batch)
@@ -209,8 +209,9 @@ def test_bh_keeps_false_discoveries_near_alpha_and_finds_planted_lags() -> None:
         planted = np.concatenate(
             [rng.integers(0, 4, size=2), np.round(0.5 * activity[:-2]) + rng.integers(0, 4, 26)]
         ).astype(float)
-        false_alarms += insights.correlate("commits", activity, noise, 7).best_lag is not None
-        detected += insights.correlate("commits", activity, planted, 7).best_lag == 2
+        x, noise_y, planted_y = activity.tolist(), noise.tolist(), planted.tolist()
+        false_alarms += insights.correlate("commits", x, noise_y, 7).best_lag is not None
+        detected += insights.correlate("commits", x, planted_y, 7).best_lag == 2
     assert false_alarms / 200 <= 0.10
     assert detected == 200
 

@@ -107,7 +107,7 @@ async def test_unknown_sort_field_is_422(fruits: httpx.AsyncClient) -> None:
     "params", [{"page_size": 0}, {"page_size": 10_000}, {"page": 0}, {"page": "x"}]
 )
 async def test_bad_page_parameters_are_422(
-    fruits: httpx.AsyncClient, params: dict[str, object]
+    fruits: httpx.AsyncClient, params: dict[str, int | str]
 ) -> None:
     response = await fruits.get("/api/v1/_test/fruits", params=params)
     assert response.status_code == 422

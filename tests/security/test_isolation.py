@@ -33,7 +33,8 @@ def _operations() -> dict[tuple[str, str], dict[str, Any]]:
 OPERATIONS = _operations()
 
 # Minimal role per project-scoped route, and a body that would be accepted.
-PROJECT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
+# The body sent: a JSON object or array (ingest takes a batch), or nothing.
+PROJECT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | list[Any] | None]] = {
     ("GET", "/api/v1/projects/{project_id}"): ("viewer", None),
     ("PATCH", "/api/v1/projects/{project_id}"): ("maintainer", {"description": "changed"}),
     ("DELETE", "/api/v1/projects/{project_id}"): ("owner", None),

@@ -21,8 +21,7 @@ from prodlens.auth.models import Role, User
 from prodlens.auth.runtime import AuthRuntime, app_auth_runtime
 from prodlens.auth.tokens import InvalidToken
 from prodlens.kit.db import SessionDep
-from prodlens.ratelimit.enforce import enforce_request
-from prodlens.ratelimit.plans import app_plan_book
+from prodlens.ratelimit.deps import charge_plan
 
 log = structlog.get_logger(__name__)
 
@@ -85,10 +84,8 @@ async def load_current_user(request: Request, principal: PrincipalDep, session: 
         raise InvalidAccessToken()
     # Every authenticated request counts against the user's plan (tier); admins are not
     # metered, so an incident never locks them out of the tools to handle it.
-    plans = app_plan_book(request.scope)
-    budget = None if user.role == Role.ADMIN else await plans.budget(user.tier)
-    if budget is not None:
-        await enforce_request(request, "plan", f"user:{user.id}", item=budget)
+    if user.role != Role.ADMIN:
+        await charge_plan(request, tier=user.tier, key=f"user:{user.id}")
     return user
 
 

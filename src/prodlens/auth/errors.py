@@ -60,3 +60,7 @@ class UsernameTaken(ProblemError):
 
 class SessionNotFound(ProblemError):
     status, code, title = 404, "auth.session_not_found", "No such session"
+
+
+class WeakPassword(ProblemError):
+    status, code, title = 422, "auth.weak_password", "Password not accepted"

@@ -19,17 +19,13 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from prodlens.auth.errors import WeakPassword
 from prodlens.config import AuthSettings
-from prodlens.kit.errors import ProblemError
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 _CONTEXT_MIN_LENGTH = 3
 _EDGE_NOISE = string.digits + string.punctuation + " "
-
-
-class WeakPassword(ProblemError):
-    status, code, title = 422, "auth.weak_password", "Password not accepted"
 
 
 def normalize(password: str) -> str:

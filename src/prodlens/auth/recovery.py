@@ -17,8 +17,8 @@ from prodlens.auth.errors import InvalidOneTimeToken
 from prodlens.auth.models import OneTimeToken, TokenPurpose, User
 from prodlens.auth.runtime import AuthRuntime
 from prodlens.auth.service import email_key, issue_one_time_token, set_password
-from prodlens.auth.tokens import hash_secret
 from prodlens.kit.client import ClientInfo
+from prodlens.kit.secrets import hash_secret
 from prodlens.observability import metrics
 
 

@@ -32,10 +32,10 @@ from prodlens.auth.errors import (
     RefreshTokenReused,
     SessionNotFound,
     UsernameTaken,
+    WeakPassword,
     WrongPassword,
 )
 from prodlens.auth.models import User
-from prodlens.auth.passwords import WeakPassword
 from prodlens.auth.runtime import AuthRuntime
 from prodlens.auth.schemas import (
     Accepted,
@@ -58,9 +58,8 @@ from prodlens.kit.client import ClientInfo
 from prodlens.kit.db import SessionDep
 from prodlens.kit.deps import ClientDep
 from prodlens.kit.errors import MalformedJson, UnsupportedMediaType, problem_responses
-from prodlens.ratelimit.deps import limit_by_ip
-from prodlens.ratelimit.enforce import enforce_request
-from prodlens.ratelimit.limiter import RateLimited
+from prodlens.ratelimit.deps import enforce_request, limit_by_ip
+from prodlens.ratelimit.errors import RateLimited
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=InstrumentedRoute)
 

@@ -30,10 +30,10 @@ from prodlens.auth.errors import (
 from prodlens.auth.models import AuthSession, OneTimeToken, RefreshToken, Role, TokenPurpose, User
 from prodlens.auth.passwords import check_policy, context_words
 from prodlens.auth.runtime import AuthRuntime
-from prodlens.auth.tokens import hash_secret, new_secret
 from prodlens.kit.client import ClientInfo
 from prodlens.kit.db import after_commit, even_if_rolled_back
 from prodlens.kit.mailer import Email
+from prodlens.kit.secrets import hash_secret, new_secret
 from prodlens.observability import metrics
 
 

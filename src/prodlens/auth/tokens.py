@@ -7,9 +7,7 @@ The algorithm is pinned; the header's `kid` only selects among our own keys
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,16 +27,6 @@ _REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "typ", "iat", "nbf", "exp", "jti
 
 class InvalidToken(Exception):
     """Any reason a token is not accepted; the reason is for logs, never for clients."""
-
-
-def new_secret() -> str:
-    """256 random bits, URL-safe (43 characters)."""
-    return secrets.token_urlsafe(32)
-
-
-def hash_secret(secret: str) -> str:
-    """Stored form of an opaque secret: high entropy, so a plain SHA-256 suffices."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prodlens.analytics.models import Commit, PullRequest, WebhookDelivery
 from prodlens.audit import service as audit
 from prodlens.auth.models import User
-from prodlens.auth.tokens import new_secret
 from prodlens.integrations.schemas import (
     DeliveryPublic,
     GitHubIntegration,
@@ -42,6 +41,7 @@ from prodlens.kit.client import ClientInfo
 from prodlens.kit.clock import Clock
 from prodlens.kit.db import insert_ignoring_conflicts
 from prodlens.kit.errors import MalformedJson, ProblemError
+from prodlens.kit.secrets import new_secret
 from prodlens.projects.models import Project
 
 SETTINGS_KEY = "github"  # Project.settings["github"]: sealed secret, backfill ETags

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from prodlens.audit import service as audit
 from prodlens.auth.models import User
-from prodlens.auth.tokens import hash_secret
 from prodlens.kit.client import ClientInfo
 from prodlens.kit.clock import Clock
 from prodlens.kit.ids import is_valid_id
+from prodlens.kit.secrets import hash_secret
 from prodlens.projects.api_key_format import new_key, prefix_of
 from prodlens.projects.errors import ApiKeyNotFound, InvalidApiKey
 from prodlens.projects.models import ApiKey, Project

@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from limits import RateLimitItem
 
 from prodlens.http.client_ip import client_ip
-from prodlens.ratelimit.enforce import app_limiter, enforce_request
+from prodlens.ratelimit.enforce import app_limiter, enforce
 from prodlens.ratelimit.limiter import RateLimiter
 from prodlens.ratelimit.plans import PlanBook, app_plan_book
 
@@ -31,3 +32,16 @@ def limit_by_ip(policy: str) -> Callable[[Request], Awaitable[None]]:
 
     limited.__name__ = f"limit_{policy}_by_ip"
     return limited
+
+
+async def enforce_request(
+    request: Request, policy: str, key: str, *, item: RateLimitItem | None = None
+) -> None:
+    await enforce(request.scope, app_limiter(request.scope), policy, key, item=item)
+
+
+async def charge_plan(request: Request, *, tier: str, key: str) -> None:
+    """Count one request against the budget of the caller's plan (tier), if it has one."""
+    budget = await app_plan_book(request.scope).budget(tier)
+    if budget is not None:
+        await enforce_request(request, "plan", key, item=budget)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from fastapi import Request
 from limits import RateLimitItem
 from starlette.types import Scope
 
 from prodlens.observability import metrics
-from prodlens.ratelimit.limiter import STATE_KEY, Decision, RateLimited, RateLimiter
+from prodlens.ratelimit.errors import RateLimited
+from prodlens.ratelimit.limiter import STATE_KEY, Decision, RateLimiter
 
 
 def app_limiter(scope: Scope) -> RateLimiter:
@@ -43,9 +43,3 @@ async def enforce(
             f"Rate limit {policy!r} exceeded; retry after the time in Retry-After.",
             headers=decision.headers(now=time.time()),
         )
-
-
-async def enforce_request(
-    request: Request, policy: str, key: str, *, item: RateLimitItem | None = None
-) -> None:
-    await enforce(request.scope, app_limiter(request.scope), policy, key, item=item)

@@ -16,15 +16,10 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
 from prodlens.config import Settings
-from prodlens.kit.errors import ProblemError
 from prodlens.kit.state import REDIS_DOWN, Circuit
 
 STATE_KEY = "rate_limit"
 _Use = Callable[[SlidingWindowCounterRateLimiter], Awaitable["Decision"]]
-
-
-class RateLimited(ProblemError):
-    status, code, title = 429, "rate_limit.exceeded", "Too many requests"
 
 
 @dataclass(frozen=True)

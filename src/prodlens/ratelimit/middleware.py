@@ -20,7 +20,8 @@ from prodlens.http.client_ip import scope_client_ip
 from prodlens.kit.errors import correlation_id_of, problem_response
 from prodlens.projects.api_key_format import looks_like_key, prefix_of
 from prodlens.ratelimit.enforce import app_limiter, enforce
-from prodlens.ratelimit.limiter import STATE_KEY, RateLimited
+from prodlens.ratelimit.errors import RateLimited
+from prodlens.ratelimit.limiter import STATE_KEY
 
 
 def client_key(scope: Scope) -> str:

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from prodlens.auth import service as accounts
 from prodlens.auth.deps import AdminUser, AuthDep
-from prodlens.auth.errors import AdminRequired, NotAuthenticated, UsernameTaken
+from prodlens.auth.errors import AdminRequired, NotAuthenticated, UsernameTaken, WeakPassword
 from prodlens.auth.models import User
-from prodlens.auth.passwords import WeakPassword
 from prodlens.auth.schemas import SessionPublic
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep

@@ -27,8 +27,8 @@ from prodlens.analytics.ingest.events import MAX_BATCH
 from prodlens.analytics.ingest.service import ingest
 from prodlens.analytics.models import Commit, PullRequest
 from prodlens.auth import service as accounts
+from prodlens.auth.errors import WeakPassword
 from prodlens.auth.models import User
-from prodlens.auth.passwords import WeakPassword
 from prodlens.auth.runtime import AuthRuntime, build_auth_runtime
 from prodlens.auth.service import NewAccount
 from prodlens.config import Profile, Settings

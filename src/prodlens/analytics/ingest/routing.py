@@ -19,8 +19,8 @@ from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.clock import Clock
 from prodlens.kit.errors import MalformedJson, PayloadTooLarge, problem_responses
 from prodlens.projects.deps import ProjectContext
-from prodlens.ratelimit.enforce import enforce_request
-from prodlens.ratelimit.limiter import RateLimited
+from prodlens.ratelimit.deps import enforce_request
+from prodlens.ratelimit.errors import RateLimited
 
 
 def new_ingest_router() -> APIRouter:
