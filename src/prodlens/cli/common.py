@@ -1,9 +1,9 @@
 """What the commands share: the consoles, settings, one error type, the database checks.
 
 `prodlens --help` imports this module and every command module, so at module
-level they import only Typer, Rich and the standard library; the server, the
-database layer and the domain code are imported inside the functions that use
-them (a test holds them to it).
+level they import Typer, Rich, the standard library and plain constants only;
+the server, the database layer, Pydantic and the domain code are imported inside
+the functions that use them (tests/cli/test_main.py holds them to it).
 """
 
 from __future__ import annotations
