@@ -13,6 +13,10 @@ What it measures
                 its threads, from /proc/PID/stat). A client in this process polls every
                 10 ms.
 
+    * no bytecode  `prodlens --help` and `serve` once more, with PYTHONPYCACHEPREFIX
+                pointing at an empty directory and PYTHONDONTWRITEBYTECODE=1: no
+                bytecode is found and none is written, so every module is compiled from
+                source, as on a fresh clone before `make install` compiled it.
     * phases    a diagnostic, not a paired figure: one process takes the server's own
                 start-up steps in order (CLI import, settings, logging, migrations at
                 head, `import prodlens.app`, uvicorn, create_app, the lifespan) and
@@ -20,7 +24,7 @@ What it measures
                 NumPy or PyArrow.
 
     Every command runs pinned to core 0 (taskset), this process to core 1. Each round
-    runs all five, the order rotated from round to round; ratios to the baseline are
+    runs all seven, the order rotated from round to round; ratios to the baseline are
     taken within a round and reported as median (min-max); one warm-up round is
     discarded. See /work/shared/BENCH.md for the rules. The targets: `--help`,
     `version` and `--version` within 0.5 s of CPU; `serve` answering /health within
@@ -91,11 +95,23 @@ class Run:
     wall_s: float
 
 
-def run_command(argv: list[str]) -> Run:
+def without_bytecode(env: dict[str, str], workdir: Path) -> dict[str, str]:
+    """`env` for a process that finds no bytecode at all and writes none: every module it
+    imports is compiled from source, as on a fresh clone run with PYTHONDONTWRITEBYTECODE."""
+    empty = workdir / "no-bytecode"
+    empty.mkdir(exist_ok=True)
+    return {**env, "PYTHONPYCACHEPREFIX": str(empty), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def run_command(argv: list[str], env: dict[str, str] | None = None) -> Run:
     """One pinned process to completion: its CPU from rusage, the wall time around it."""
     before, started = children_cpu_seconds(), time.monotonic()
     result = subprocess.run(
-        pinned(argv, SERVER_CORE), capture_output=True, timeout=READY_DEADLINE_S, check=False
+        pinned(argv, SERVER_CORE),
+        capture_output=True,
+        env=env,
+        timeout=READY_DEADLINE_S,
+        check=False,
     )
     wall, cpu = time.monotonic() - started, children_cpu_seconds() - before
     if result.returncode != 0:
@@ -114,8 +130,9 @@ def health_answers(port: int) -> bool:
         connection.close()
 
 
-def run_serve(workdir: Path) -> Run:
+def run_serve(workdir: Path, *, bytecode: bool = True) -> Run:
     """Spawn `prodlens serve`, wait for /health, take its CPU, stop it."""
+    env = prodlens_env(workdir, "WARNING")
     port = free_port()
     log = workdir / "serve.log"
     with log.open("wb") as out:
@@ -123,7 +140,7 @@ def run_serve(workdir: Path) -> Run:
         proc = subprocess.Popen(
             pinned(prodlens_serve_argv(port), SERVER_CORE),
             cwd=workdir,
-            env=prodlens_env(workdir, "WARNING"),
+            env=env if bytecode else without_bytecode(env, workdir),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -216,13 +233,23 @@ def main() -> None:
         sys.exit(f"{prog()}: needs CPUs {SERVER_CORE} and {CLIENT_CORE}")
     os.sched_setaffinity(0, {CLIENT_CORE})
     python, prodlens = sys.executable, venv_script("prodlens")
-    cases: dict[str, Callable[[Path], Run]] = {
-        "python -c pass": lambda _: run_command([python, "-c", "pass"]),
-        "prodlens --help": lambda _: run_command([prodlens, "--help"]),
-        "prodlens version": lambda _: run_command([prodlens, "version"]),
-        "prodlens --version": lambda _: run_command([prodlens, "--version"]),
-        "prodlens serve → /health": run_serve,
-    }
+    no_bytecode_help = [prodlens, "--help"]
+    # name, its short label in the per-round lines, how to measure it once
+    table: list[tuple[str, str, Callable[[Path], Run]]] = [
+        ("python -c pass", "pass", lambda _: run_command([python, "-c", "pass"])),
+        ("prodlens --help", "--help", lambda _: run_command([prodlens, "--help"])),
+        ("prodlens version", "version", lambda _: run_command([prodlens, "version"])),
+        ("prodlens --version", "--version", lambda _: run_command([prodlens, "--version"])),
+        ("prodlens serve → /health", "serve", run_serve),
+        (
+            "  --help, no bytecode",
+            "--help/nobc",
+            lambda wd: run_command(no_bytecode_help, without_bytecode(dict(os.environ), wd)),
+        ),
+        ("  serve, no bytecode", "serve/nobc", lambda wd: run_serve(wd, bytecode=False)),
+    ]
+    cases = {name: measure for name, _, measure in table}
+    short = {name: label for name, label, _ in table}
     names = list(cases)
     baseline = names[0]
 
@@ -252,8 +279,7 @@ def main() -> None:
             steps, heavy = run_phases(workdir)
             label = "warm-up" if round_number == 0 else f"round {round_number}/{ROUNDS}"
             cells = "  ".join(
-                f"{name.split()[1] if name != baseline else 'pass'} "
-                f"{results[name].cpu_s:.3f}/{results[name].wall_s:.2f}"
+                f"{short[name]} {results[name].cpu_s:.3f}/{results[name].wall_s:.2f}"
                 for name in order
             )
             print(f"  {label:>11}  {cells}  | other load on core 0 {other:.0%}", flush=True)
