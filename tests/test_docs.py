@@ -28,11 +28,8 @@ def _all_problem_errors() -> list[type[ProblemError]]:
         if not module.name.endswith("__main__"):  # importing it would run the CLI
             importlib.import_module(module.name)
     # Only the server's own: tests define problem types of their own to exercise handlers.
-    return [
-        cls
-        for cls in (ProblemError, *_subclasses(ProblemError))
-        if cls.__module__.startswith("prodlens.")
-    ]
+    everything: list[type[ProblemError]] = [ProblemError, *_subclasses(ProblemError)]
+    return [cls for cls in everything if cls.__module__.startswith("prodlens.")]
 
 
 def test_every_problem_code_is_in_the_api_docs() -> None:
