@@ -122,8 +122,16 @@ async def test_s09_login_timing_independent_of_existence(make_harness: HarnessFa
             known.append(await timed_failed_login(harness, "ada"))
             unknown.append(await timed_failed_login(harness, "nobody"))
 
+    # 10 ms on an idle machine; on a loaded one every request slows down alike, so the bound
+    # grows with the medians (a fifth of the slower one). Skipping the dummy hash for unknown
+    # accounts makes them answer in a small fraction of the time and fails either way.
+    slower = max(statistics.median(known), statistics.median(unknown))
     difference = abs(statistics.median(known) - statistics.median(unknown))
-    assert difference < 0.010, f"median login time differs by {difference * 1000:.1f} ms"
+    assert difference < max(0.010, 0.2 * slower), (
+        f"median login time differs by {difference * 1000:.1f} ms "
+        f"(known {statistics.median(known) * 1000:.1f} ms, "
+        f"unknown {statistics.median(unknown) * 1000:.1f} ms)"
+    )
 
 
 async def test_s12_lockout_per_identifier_known_or_not(make_harness: HarnessFactory) -> None:
