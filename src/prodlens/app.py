@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import GZipMiddleware
 
 from prodlens import __version__
+from prodlens.analytics import live
 from prodlens.analytics.explore_router import router as explore_router
 from prodlens.analytics.ingest.formats_router import router as ingest_formats_router
 from prodlens.analytics.ingest.router import router as ingest_router
@@ -51,6 +52,10 @@ from prodlens.ratelimit.limiter import RateLimiter
 from prodlens.ratelimit.middleware import RateLimitMiddleware
 from prodlens.ratelimit.plans import PlanBook
 from prodlens.ratelimit.router import router as usage_router
+from prodlens.realtime.broker import create_broker
+from prodlens.realtime.router import router as realtime_router
+from prodlens.realtime.runtime import Realtime
+from prodlens.realtime.service import Publisher
 from prodlens.system.router import router as system_router
 from prodlens.system.service import maintenance_flag
 from prodlens.users.router import router as users_router
@@ -72,13 +77,36 @@ def _lifespan(settings: Settings) -> Lifespan:
         app.state.state_store = state_store_from_settings(settings)
         app.state.migration_heads = head_revisions()
         app.state.tasks = TaskRunner()
+        broker = create_broker(
+            settings.redis_url,
+            key_prefix=settings.redis.key_prefix,
+            socket_timeout=settings.redis.socket_timeout,
+            retry_seconds=settings.redis.retry_seconds,
+        )
+        publisher = Publisher(
+            broker,
+            app.state.state_store,
+            app.state.database.sessionmaker,
+            kpi_snapshot=partial(live.kpi_snapshot, clock=app.state.clock),
+            session_summaries=live.session_summaries,
+            kpi_interval=settings.realtime.kpi_interval_seconds,
+        )
         app.state.auth = build_auth_runtime(
             settings,
             clock=app.state.clock,
             store=app.state.state_store,
             tasks=app.state.tasks,
             sessionmaker=app.state.database.sessionmaker,
+            on_revoke=publisher.sessions_revoked,
         )
+        app.state.realtime = Realtime(
+            settings,
+            broker=broker,
+            publisher=publisher,
+            database=app.state.database,
+            auth=app.state.auth,
+        )
+        await app.state.realtime.start()
         app.state.maintenance.load = partial(maintenance_flag, app.state.database.sessionmaker)
         app.state.rate_limiter = RateLimiter(settings)
         app.state.plans = PlanBook(app.state.database.sessionmaker)
@@ -89,10 +117,12 @@ def _lifespan(settings: Settings) -> Lifespan:
             environment=settings.env.value,
             database=app.state.database.backend,
             state=app.state.state_store.backend,
+            realtime=broker.backend,
         )
         try:
             yield
         finally:
+            await app.state.realtime.stop()
             await app.state.tasks.drain(settings.server.graceful_shutdown_seconds)
             await app.state.state_store.close()
             await app.state.database.dispose()
@@ -200,6 +230,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(integrations_router)
     app.include_router(ingest_formats_router)
+    app.include_router(realtime_router)
 
     @app.get(
         "/metrics",

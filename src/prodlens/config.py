@@ -194,6 +194,27 @@ class ServerSettings(BaseModel):
     graceful_shutdown_seconds: int = Field(30, ge=1)
 
 
+class RealtimeSettings(BaseModel):
+    """The WebSocket feed (`/api/v1/ws`, docs/realtime.md). Limits are per worker process."""
+
+    send_queue: int = Field(
+        256, ge=1, description="Messages queued for one socket before it is closed as too slow."
+    )
+    ping_seconds: float = Field(20.0, gt=0, description="Server `ping` interval.")
+    idle_seconds: float = Field(60.0, gt=0, description="Close a client silent this long.")
+    auth_seconds: float = Field(
+        5.0, gt=0, description="Time for the first message to authenticate."
+    )
+    max_message_bytes: int = Field(16 * 1024, ge=256, description="Largest client message.")
+    max_connections_per_user: int = Field(20, ge=1)
+    max_connections_per_ip: int = Field(200, ge=1)
+    max_subscriptions: int = Field(50, ge=1, description="Projects one socket may follow.")
+    messages_per_minute: int = Field(120, ge=1, description="Client messages per socket.")
+    kpi_interval_seconds: float = Field(
+        1.0, ge=0.1, description="At most one `kpis` message per project this often."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PRODLENS_",
@@ -236,6 +257,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     @field_validator("redis_url", "public_url", "docs_enabled", mode="before")
     @classmethod

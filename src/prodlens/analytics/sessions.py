@@ -14,6 +14,7 @@ import binascii
 import json
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -268,6 +269,23 @@ def _public(row: LlmSession, models: list[str]) -> SessionPublic:
         status="error" if row.errors else "ok",
         models=models,
     )
+
+
+async def session_summaries(
+    session: AsyncSession, project_id: str, session_ids: Sequence[str]
+) -> list[SessionPublic]:
+    """The list items of these sessions, as they stand now (the live feed)."""
+    if not session_ids:
+        return []
+    rows = list(
+        await session.scalars(
+            select(LlmSession)
+            .where(LlmSession.project_id == project_id, LlmSession.session_id.in_(session_ids))
+            .order_by(LlmSession.started_at, LlmSession.id)
+        )
+    )
+    models = await _models_of(session, project_id, [row.session_id for row in rows])
+    return [_public(row, models.get(row.session_id, [])) for row in rows]
 
 
 async def list_sessions(

@@ -13,13 +13,14 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, OAuth2PasswordBearer
+from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from prodlens.auth.cookies import ACCESS_COOKIE, SAFE_METHODS, check_csrf
 from prodlens.auth.errors import AdminRequired, InvalidAccessToken, NotAuthenticated
 from prodlens.auth.models import Role, User
 from prodlens.auth.runtime import AuthRuntime, app_auth_runtime
-from prodlens.auth.tokens import InvalidToken
+from prodlens.auth.tokens import AccessClaims, InvalidToken
 from prodlens.kit.db import SessionDep
 from prodlens.ratelimit.deps import charge_plan
 
@@ -76,6 +77,20 @@ async def authenticate_request(
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate_request)]
+
+
+def access_cookie(connection: HTTPConnection) -> str | None:
+    """The browser's access cookie, for connections that are not plain requests (WebSockets)."""
+    return connection.cookies.get(ACCESS_COOKIE)
+
+
+def access_claims(runtime: AuthRuntime, token: str) -> AccessClaims | None:
+    """Who a signed, unexpired access token names; None for anything else. The caller still
+    checks the revocation list and the account."""
+    try:
+        return runtime.keys.verify_access(token)
+    except InvalidToken:
+        return None
 
 
 async def load_current_user(request: Request, principal: PrincipalDep, session: SessionDep) -> User:

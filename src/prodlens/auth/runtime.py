@@ -9,7 +9,7 @@ from starlette.types import Scope
 
 from prodlens.auth.lockout import Lockout
 from prodlens.auth.passwords import PasswordHasher
-from prodlens.auth.revocations import Revocations
+from prodlens.auth.revocations import OnRevoke, Revocations
 from prodlens.auth.tokens import KeyRing
 from prodlens.config import Settings
 from prodlens.kit.clock import Clock
@@ -39,6 +39,7 @@ def build_auth_runtime(
     store: StateStore,
     tasks: TaskRunner,
     sessionmaker: async_sessionmaker[AsyncSession],
+    on_revoke: OnRevoke | None = None,
 ) -> AuthRuntime:
     auth = settings.auth
     return AuthRuntime(
@@ -49,7 +50,9 @@ def build_auth_runtime(
         lockout=Lockout(
             store, clock, threshold=auth.lockout_threshold, minutes=auth.lockout_minutes
         ),
-        revocations=Revocations(store, access_token_seconds=auth.access_token_minutes * 60),
+        revocations=Revocations(
+            store, access_token_seconds=auth.access_token_minutes * 60, on_revoke=on_revoke
+        ),
         mailer=create_mailer(settings.email, data_dir=settings.data_dir),
         store=store,
         tasks=tasks,

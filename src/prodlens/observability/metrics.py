@@ -120,6 +120,24 @@ INGEST_DELAY = Histogram(
 )
 
 
+WS_CONNECTIONS = Gauge(
+    "prodlens_ws_connections",
+    "WebSocket connections open right now (summed over workers).",
+    multiprocess_mode="livesum",
+)
+WS_MESSAGES_SENT = Counter(
+    "prodlens_ws_messages_sent", "Messages sent to WebSocket clients, by type.", ["type"]
+)
+WS_CLOSED = Counter(
+    "prodlens_ws_closed", "WebSocket connections closed by the server, by reason.", ["reason"]
+)
+WS_PUBLISH_LATENCY = Histogram(
+    "prodlens_ws_publish_to_send_seconds",
+    "From a message's publication to its hand-over to one client's socket.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+
 def prepare_multiprocess_dir(directory: Path) -> None:
     """Start a multi-worker server with an empty metrics folder (stale files would be summed)."""
     if directory.exists():

@@ -26,6 +26,8 @@ from prodlens.kit.errors import (
     problem_responses,
 )
 from prodlens.projects.deps import SCOPED, IngestKey, ProjectContext, ProjectIngest
+from prodlens.realtime.deps import PublisherDep
+from prodlens.realtime.service import Publisher
 
 router = new_ingest_router()
 # LiteLLM may send no content type (or a wrong one): its routes let the body decide.
@@ -92,10 +94,14 @@ OTLP_PROBLEMS = (otlp_wire.InvalidOtlp, MalformedJson, BadRequest, UnsupportedMe
     responses=problem_responses(*SCOPED),
 )
 async def ingest_litellm(
-    request: Request, context: ProjectIngest, session: SessionDep, clock: ClockDep
+    request: Request,
+    context: ProjectIngest,
+    session: SessionDep,
+    clock: ClockDep,
+    publisher: PublisherDep,
 ) -> IngestResponse:
     return await ingest_json(
-        request, context, session, clock, source="litellm", adapt=litellm.to_event
+        request, context, session, clock, publisher, source="litellm", adapt=litellm.to_event
     )
 
 
@@ -106,10 +112,14 @@ async def ingest_litellm(
     openapi_extra={"requestBody": LITELLM_BODY},
 )
 async def ingest_litellm_with_key(
-    request: Request, context: IngestKey, session: SessionDep, clock: ClockDep
+    request: Request,
+    context: IngestKey,
+    session: SessionDep,
+    clock: ClockDep,
+    publisher: PublisherDep,
 ) -> IngestResponse:
     return await ingest_json(
-        request, context, session, clock, source="litellm", adapt=litellm.to_event
+        request, context, session, clock, publisher, source="litellm", adapt=litellm.to_event
     )
 
 
@@ -119,6 +129,7 @@ async def _otlp(
     session: SessionDep,
     settings: Settings,
     clock: Clock,
+    publisher: Publisher,
 ) -> Response:
     await limit_ingest(request, context)
     body = await request.body()
@@ -130,6 +141,7 @@ async def _otlp(
         encoding=request.headers.get("content-encoding", "").strip().lower(),
         limit=settings.http.max_ingest_body_bytes,
         clock=clock,
+        publisher=publisher,
     )
     return Response(reply.content, media_type=reply.media_type)
 
@@ -147,8 +159,9 @@ async def ingest_otlp_traces(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    publisher: PublisherDep,
 ) -> Response:
-    return await _otlp(request, context, session, settings, clock)
+    return await _otlp(request, context, session, settings, clock, publisher)
 
 
 @router.post(
@@ -164,5 +177,6 @@ async def ingest_otlp_traces_with_key(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    publisher: PublisherDep,
 ) -> Response:
-    return await _otlp(request, context, session, settings, clock)
+    return await _otlp(request, context, session, settings, clock, publisher)

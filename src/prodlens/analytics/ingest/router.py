@@ -11,6 +11,7 @@ from prodlens.kit.db import SessionDep
 from prodlens.kit.deps import ClockDep
 from prodlens.kit.errors import problem_responses
 from prodlens.projects.deps import SCOPED, IngestKey, ProjectIngest
+from prodlens.realtime.deps import PublisherDep
 
 router = new_ingest_router()
 NATIVE_BODY = {
@@ -46,9 +47,13 @@ NATIVE_BODY = {
     responses=problem_responses(*SCOPED),
 )
 async def ingest_events(
-    request: Request, context: ProjectIngest, session: SessionDep, clock: ClockDep
+    request: Request,
+    context: ProjectIngest,
+    session: SessionDep,
+    clock: ClockDep,
+    publisher: PublisherDep,
 ) -> IngestResponse:
-    return await ingest_json(request, context, session, clock, source="native")
+    return await ingest_json(request, context, session, clock, publisher, source="native")
 
 
 @router.post(
@@ -58,6 +63,10 @@ async def ingest_events(
     openapi_extra={"requestBody": NATIVE_BODY},
 )
 async def ingest_events_with_key(
-    request: Request, context: IngestKey, session: SessionDep, clock: ClockDep
+    request: Request,
+    context: IngestKey,
+    session: SessionDep,
+    clock: ClockDep,
+    publisher: PublisherDep,
 ) -> IngestResponse:
-    return await ingest_json(request, context, session, clock, source="native")
+    return await ingest_json(request, context, session, clock, publisher, source="native")

@@ -21,6 +21,7 @@ from prodlens.kit.errors import MalformedJson, PayloadTooLarge, problem_response
 from prodlens.projects.deps import ProjectContext
 from prodlens.ratelimit.deps import enforce_request
 from prodlens.ratelimit.errors import RateLimited
+from prodlens.realtime.service import Publisher
 
 
 def new_ingest_router() -> APIRouter:
@@ -52,6 +53,7 @@ async def ingest_json(
     context: ProjectContext,
     session: AsyncSession,
     clock: Clock,
+    publisher: Publisher | None,
     *,
     source: str,
     adapt: Callable[[Any], Any] | None = None,
@@ -67,4 +69,5 @@ async def ingest_json(
         source=source,
         clock=clock,
         adapt=adapt,
+        publisher=publisher,
     )

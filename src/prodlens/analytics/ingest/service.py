@@ -16,6 +16,7 @@ import anyio.to_thread
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prodlens.analytics import live
 from prodlens.analytics.ingest import otlp_wire
 from prodlens.analytics.ingest.events import MAX_BATCH, Rejection, normalize
 from prodlens.analytics.ingest.store import store_events
@@ -24,6 +25,7 @@ from prodlens.kit.clock import Clock
 from prodlens.kit.errors import ProblemError
 from prodlens.observability import metrics
 from prodlens.projects.models import Project
+from prodlens.realtime.service import Publisher, publish_batch_after_commit
 
 
 class BatchTooLarge(ProblemError):
@@ -35,6 +37,10 @@ class InvalidBatch(ProblemError):
 
 
 Outcome = Literal["accepted", "duplicate", "rejected"]
+
+# Session updates announced per batch on the live feed; a client that needs every
+# session of a huge batch reads the sessions list.
+MAX_LIVE_SESSIONS = 100
 
 
 class ItemResult(BaseModel):
@@ -81,9 +87,11 @@ async def ingest(
     *,
     source: str,
     clock: Clock,
+    publisher: Publisher | None = None,
 ) -> IngestResponse:
     """`items` are native-shaped dicts (adapters map their formats first) or the
-    rejections an adapter already decided; results keep their order."""
+    rejections an adapter already decided; results keep their order. With a
+    `publisher`, the batch is announced on the live feed once it commits."""
     check_size(items)
     started = time.perf_counter()
     now = clock.now().astimezone(UTC)
@@ -134,10 +142,19 @@ async def ingest(
         if count:
             metrics.INGEST_EVENTS.labels(source, outcome).inc(count)
     metrics.INGEST_BATCH_DURATION.labels(source).observe(time.perf_counter() - started)
-    for row in rows:
-        if row["event_id"] in stored.inserted:
-            ended = row["ended_at"] or row["started_at"]
-            metrics.INGEST_DELAY.observe(max((now - ended).total_seconds(), 0))
+    new_rows = [row for row in rows if row["event_id"] in stored.inserted]
+    for row in new_rows:
+        ended = row["ended_at"] or row["started_at"]
+        metrics.INGEST_DELAY.observe(max((now - ended).total_seconds(), 0))
+    if publisher is not None:
+        touched = sorted({row["session_id"] for row in new_rows if row["session_id"]})
+        publish_batch_after_commit(
+            session,
+            publisher,
+            project.id,
+            live.batch_summary(project.id, source, counts, new_rows),
+            touched[-MAX_LIVE_SESSIONS:],
+        )
     return IngestResponse(summary=IngestSummary(received=len(items), **counts), results=results)
 
 
@@ -149,6 +166,7 @@ async def ingest_document(
     source: str,
     clock: Clock,
     adapt: Callable[[Any], Any] | None = None,
+    publisher: Publisher | None = None,
 ) -> IngestResponse:
     """A parsed JSON batch (array, `{"events": [...]}` or single object), each item
     mapped to the native shape by `adapt` when the format needs it."""
@@ -156,7 +174,7 @@ async def ingest_document(
     check_size(items)  # before adapting: an oversized batch costs no mapping
     if adapt is not None:
         items = [adapt(item) for item in items]
-    return await ingest(session, project, items, source=source, clock=clock)
+    return await ingest(session, project, items, source=source, clock=clock, publisher=publisher)
 
 
 # Smaller bodies are decoded on the event loop: the hop to a thread would cost more.
@@ -178,6 +196,7 @@ async def ingest_otlp_traces(
     encoding: str,
     limit: int,
     clock: Clock,
+    publisher: Publisher | None = None,
 ) -> OtlpResponse:
     """An OTLP/HTTP trace export request's body (`media_type` bare and lower case,
     `limit` the decompressed size allowed) → its export response."""
@@ -192,7 +211,12 @@ async def ingest_otlp_traces(
     # batch limit, all in the caller's one transaction.
     for start in range(0, len(request.items), MAX_BATCH):
         result = await ingest(
-            session, project, request.items[start : start + MAX_BATCH], source="otlp", clock=clock
+            session,
+            project,
+            request.items[start : start + MAX_BATCH],
+            source="otlp",
+            clock=clock,
+            publisher=publisher,
         )
         rejected += [(r.event_id, r.reason or "") for r in result.results if r.status == "rejected"]
     content = otlp_wire.export_response(rejected, protobuf=request.protobuf)
