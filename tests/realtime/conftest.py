@@ -16,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from prodlens.app import create_app
 from prodlens.config import Settings
@@ -94,3 +95,25 @@ async def receive(ws: ClientConnection, *types: str) -> dict[str, Any]:
 
 async def send(ws: ClientConnection, **message: Any) -> None:
     await ws.send(json.dumps(message))
+
+
+async def closed_with(ws: ClientConnection) -> tuple[int | None, dict[str, Any] | None]:
+    """Read to the end of the socket: its close code, and the `bye` message if one came."""
+    bye = None
+    async with asyncio.timeout(RECEIVE_DEADLINE_S):
+        try:
+            while True:
+                message = json.loads(await ws.recv())
+                if message["type"] == "bye":
+                    bye = message
+        except ConnectionClosed:
+            pass
+    return ws.close_code, bye
+
+
+async def subscribed(ws: ClientConnection, project: str) -> dict[str, Any]:
+    await receive(ws, "welcome")
+    await send(ws, type="subscribe", project=project)
+    answer = await receive(ws, "subscribed", "error")
+    assert answer["type"] == "subscribed", answer
+    return answer

@@ -83,4 +83,7 @@ def serve(
         proxy_headers=False,  # client IPs are resolved by our trusted-proxy rules
         server_header=False,
         timeout_graceful_shutdown=settings.server.graceful_shutdown_seconds,
+        # Frames far over the feed's message limit are refused by the protocol layer
+        # (close 1009) before they are buffered; the app closes smaller excesses with 4413.
+        ws_max_size=settings.realtime.max_message_bytes * 4,
     )

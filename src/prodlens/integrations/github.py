@@ -43,6 +43,7 @@ from prodlens.kit.db import insert_ignoring_conflicts
 from prodlens.kit.errors import MalformedJson, ProblemError
 from prodlens.kit.secrets import new_secret
 from prodlens.projects.models import Project
+from prodlens.realtime.service import Publisher, refresh_kpis_after_commit
 
 SETTINGS_KEY = "github"  # Project.settings["github"]: sealed secret, backfill ETags
 SECRET_PURPOSE = "github-webhook-secret"
@@ -342,7 +343,12 @@ async def _verified_project(
 
 
 async def receive(
-    session: AsyncSession, delivery: Delivery, *, secret_key: str, clock: Clock
+    session: AsyncSession,
+    delivery: Delivery,
+    *,
+    secret_key: str,
+    clock: Clock,
+    publisher: Publisher | None = None,
 ) -> WebhookResult:
     event = (delivery.event or "").strip().lower()
     if not event:
@@ -414,6 +420,8 @@ async def receive(
     except ValidationError as exc:
         where = ".".join(str(part) for part in exc.errors()[0]["loc"]) or "payload"
         raise InvalidPayload(f"{event} payload: {where} is missing or invalid.") from None
+    if result.status == "processed":
+        refresh_kpis_after_commit(session, publisher, project.id)
     return result
 
 

@@ -23,6 +23,7 @@ from prodlens.kit.db import SessionDep
 from prodlens.kit.deps import ClientDep, ClockDep, SettingsDep
 from prodlens.kit.errors import MalformedJson, PayloadTooLarge, problem_responses
 from prodlens.projects.deps import SCOPED, ProjectContext, ProjectMaintainer, ProjectViewer
+from prodlens.realtime.deps import PublisherDep
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"], route_class=InstrumentedRoute)
 # The member routes; the webhook answers for its signature alone.
@@ -81,6 +82,7 @@ async def github_webhook(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    publisher: PublisherDep,
     x_github_event: Annotated[str | None, Header(max_length=64)] = None,
     x_github_delivery: Annotated[str | None, Header(max_length=100)] = None,
     x_hub_signature_256: Annotated[str | None, Header(max_length=100)] = None,
@@ -92,7 +94,9 @@ async def github_webhook(
         content_type=request.headers.get("content-type", ""),
         body=await request.body(),
     )
-    return await github.receive(session, delivery, secret_key=_secret_key(settings), clock=clock)
+    return await github.receive(
+        session, delivery, secret_key=_secret_key(settings), clock=clock, publisher=publisher
+    )
 
 
 @router.get(

@@ -13,6 +13,7 @@ from prodlens.projects import api_keys_service
 from prodlens.projects.deps import SCOPED, ProjectMaintainer
 from prodlens.projects.errors import ApiKeyNotFound
 from prodlens.projects.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from prodlens.realtime.deps import PublisherDep
 
 router = APIRouter(
     prefix="/api/v1/projects/{project_id}/api-keys",
@@ -62,6 +63,7 @@ async def revoke_api_key(
     session: SessionDep,
     clock: ClockDep,
     client: ClientDep,
+    publisher: PublisherDep,
 ) -> Response:
     assert context.user is not None
     await api_keys_service.revoke(
@@ -71,5 +73,6 @@ async def revoke_api_key(
         actor=context.user,
         clock=clock,
         client=client,
+        publisher=publisher,
     )
     return Response(status_code=204)

@@ -18,6 +18,7 @@ from prodlens.projects.api_key_format import new_key, prefix_of
 from prodlens.projects.errors import ApiKeyNotFound, InvalidApiKey
 from prodlens.projects.models import ApiKey, Project
 from prodlens.projects.schemas import ApiKeyCreate
+from prodlens.realtime.service import Publisher, check_access_after_commit
 
 _LAST_USED_GRANULARITY = timedelta(minutes=1)  # fewer writes: last use to the minute
 
@@ -74,6 +75,7 @@ async def revoke(
     actor: User,
     clock: Clock,
     client: ClientInfo,
+    publisher: Publisher | None = None,
 ) -> None:
     key = await session.get(ApiKey, key_id) if is_valid_id(key_id) else None
     if key is None or key.project_id != project.id:
@@ -89,6 +91,7 @@ async def revoke(
             details={"project_id": project.id, "key_id": key.id, "prefix": key.prefix},
         )
     await session.flush()
+    check_access_after_commit(session, publisher, project.id)
 
 
 async def authenticate(session: AsyncSession, presented: str, *, now: datetime) -> ApiKey:

@@ -17,6 +17,7 @@ from prodlens.projects.deps import SCOPED, ProjectMaintainer, ProjectReader
 from prodlens.projects.errors import InvalidAssignee, ItemNotFound
 from prodlens.projects.models import WorkItem
 from prodlens.projects.schemas import ItemCreate, ItemPublic, ItemStatusName, ItemUpdate
+from prodlens.realtime.deps import PublisherDep
 
 router = APIRouter(
     prefix="/api/v1/projects/{project_id}/items",
@@ -72,9 +73,15 @@ async def list_items(
     responses=problem_responses(InvalidAssignee),
 )
 async def create_item(
-    body: ItemCreate, context: ProjectMaintainer, session: SessionDep, clock: ClockDep
+    body: ItemCreate,
+    context: ProjectMaintainer,
+    session: SessionDep,
+    clock: ClockDep,
+    publisher: PublisherDep,
 ) -> ItemPublic:
-    item = await items_service.create(session, project=context.project, data=body, clock=clock)
+    item = await items_service.create(
+        session, project=context.project, data=body, clock=clock, publisher=publisher
+    )
     return items_service.to_public(item)
 
 
@@ -100,10 +107,11 @@ async def update_item(
     context: ProjectMaintainer,
     session: SessionDep,
     clock: ClockDep,
+    publisher: PublisherDep,
 ) -> ItemPublic:
     item = await items_service.get(session, context.project, item_id)
     updated = await items_service.update(
-        session, project=context.project, item=item, data=body, clock=clock
+        session, project=context.project, item=item, data=body, clock=clock, publisher=publisher
     )
     return items_service.to_public(updated)
 
@@ -114,6 +122,9 @@ async def update_item(
     summary="Delete a work item (maintainers)",
     responses=problem_responses(ItemNotFound),
 )
-async def delete_item(item_id: str, context: ProjectMaintainer, session: SessionDep) -> Response:
-    await items_service.delete(session, await items_service.get(session, context.project, item_id))
+async def delete_item(
+    item_id: str, context: ProjectMaintainer, session: SessionDep, publisher: PublisherDep
+) -> Response:
+    item = await items_service.get(session, context.project, item_id)
+    await items_service.delete(session, item, publisher)
     return Response(status_code=204)

@@ -11,6 +11,7 @@ from prodlens.projects.errors import InvalidAssignee, ItemNotFound
 from prodlens.projects.models import ItemStatus, Project, WorkItem, WorkItemLabel
 from prodlens.projects.schemas import ItemCreate, ItemPublic, ItemUpdate
 from prodlens.projects.service import is_member
+from prodlens.realtime.service import Publisher, refresh_kpis_after_commit
 
 
 async def _check_assignee(session: AsyncSession, project: Project, assignee_id: str | None) -> None:
@@ -27,7 +28,12 @@ def _apply_status(item: WorkItem, status: str, clock: Clock) -> None:
 
 
 async def create(
-    session: AsyncSession, *, project: Project, data: ItemCreate, clock: Clock
+    session: AsyncSession,
+    *,
+    project: Project,
+    data: ItemCreate,
+    clock: Clock,
+    publisher: Publisher | None = None,
 ) -> WorkItem:
     await _check_assignee(session, project, data.assignee_id)
     now = clock.now()
@@ -44,6 +50,7 @@ async def create(
     _apply_status(item, data.status, clock)
     session.add(item)
     await session.flush()
+    refresh_kpis_after_commit(session, publisher, project.id)
     return item
 
 
@@ -85,7 +92,13 @@ async def get(session: AsyncSession, project: Project, item_id: str) -> WorkItem
 
 
 async def update(
-    session: AsyncSession, *, project: Project, item: WorkItem, data: ItemUpdate, clock: Clock
+    session: AsyncSession,
+    *,
+    project: Project,
+    item: WorkItem,
+    data: ItemUpdate,
+    clock: Clock,
+    publisher: Publisher | None = None,
 ) -> WorkItem:
     fields = data.model_dump(exclude_unset=True)
     if "assignee_id" in fields:
@@ -100,12 +113,14 @@ async def update(
         _apply_status(item, fields["status"], clock)
     item.updated_at = clock.now()
     await session.flush()
+    refresh_kpis_after_commit(session, publisher, project.id)
     return item
 
 
-async def delete(session: AsyncSession, item: WorkItem) -> None:
+async def delete(session: AsyncSession, item: WorkItem, publisher: Publisher | None = None) -> None:
     await session.delete(item)
     await session.flush()
+    refresh_kpis_after_commit(session, publisher, item.project_id)
 
 
 def to_public(item: WorkItem) -> ItemPublic:

@@ -42,6 +42,7 @@ from prodlens.projects.schemas import (
     RoleName,
     StatusName,
 )
+from prodlens.realtime.deps import PublisherDep
 
 router = APIRouter(
     prefix="/api/v1/projects",
@@ -150,8 +151,10 @@ async def update_project(
     summary="Delete a project and all its data (owners)",
     responses=problem_responses(*SCOPED),
 )
-async def delete_project(context: ProjectOwner, session: SessionDep) -> Response:
-    await service.delete(session, context.project)
+async def delete_project(
+    context: ProjectOwner, session: SessionDep, publisher: PublisherDep
+) -> Response:
+    await service.delete(session, context.project, publisher)
     return Response(status_code=204)
 
 
@@ -232,6 +235,7 @@ async def remove_member(
     session: SessionDep,
     clock: ClockDep,
     client: ClientDep,
+    publisher: PublisherDep,
 ) -> Response:
     assert context.role is not None  # a member: these routes do not accept API keys
     await service.remove_member(
@@ -242,5 +246,6 @@ async def remove_member(
         actor_role=context.role,
         clock=clock,
         client=client,
+        publisher=publisher,
     )
     return Response(status_code=204)

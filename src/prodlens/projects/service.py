@@ -33,6 +33,7 @@ from prodlens.projects.models import (
     WorkItem,
 )
 from prodlens.projects.schemas import ProjectCreate, ProjectUpdate
+from prodlens.realtime.service import Publisher, check_access_after_commit
 
 
 def slugify(name: str) -> str:
@@ -129,9 +130,12 @@ async def update(
     return project
 
 
-async def delete(session: AsyncSession, project: Project) -> None:
+async def delete(
+    session: AsyncSession, project: Project, publisher: Publisher | None = None
+) -> None:
     await session.delete(project)
     await session.flush()
+    check_access_after_commit(session, publisher, project.id)
 
 
 async def summary(session: AsyncSession, user: User) -> dict[str, Any]:
@@ -276,8 +280,9 @@ async def remove_member(
     actor_role: ProjectRole,
     clock: Clock,
     client: ClientInfo,
+    publisher: Publisher | None = None,
 ) -> None:
-    """Owners remove anyone; every member may leave."""
+    """Owners remove anyone; every member may leave (and their live feed stops)."""
     if user_id != actor.id and actor_role is not ProjectRole.OWNER:
         raise ProjectRoleRequired("Removing another member needs the owner role.")
     member = await _member(session, project, user_id)
@@ -295,6 +300,7 @@ async def remove_member(
         details={"project_id": project.id},
     )
     await session.flush()
+    check_access_after_commit(session, publisher, project.id)
 
 
 async def find_project(session: AsyncSession, reference: str) -> Project | None:

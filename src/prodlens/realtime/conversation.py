@@ -118,11 +118,11 @@ async def _read(conn: Connection, realtime: Realtime) -> None:
     settings = realtime.settings.realtime
     budget = _Budget(settings.messages_per_minute)
     while True:
-        message = await conn.websocket.receive()
-        if message["type"] == "websocket.disconnect":
+        frame = await conn.websocket.receive()
+        if frame["type"] == "websocket.disconnect":
             return
         conn.last_heard = time.monotonic()
-        text = message.get("text")
+        text = frame.get("text")
         if not budget.spend():
             await conn.close(CloseCode.TOO_MANY)
             return
@@ -132,25 +132,20 @@ async def _read(conn: Connection, realtime: Realtime) -> None:
             await conn.close(CloseCode.MESSAGE_TOO_BIG)
             return
         else:
+            message: ClientMessage | None = None
             try:
-                await _handle(conn, realtime, protocol.parse_client_message(text))
+                message = protocol.parse_client_message(text)
+                await _handle(conn, realtime, message)
                 continue
             except BadMessage as bad:
+                if bad.ref is None and message is not None:
+                    bad.ref = message.ref
                 error = bad
         budget.errors += 1
         if budget.errors > _MAX_ERRORS:
             await conn.close(CloseCode.PROTOCOL_ERROR)
             return
-        conn.offer("error", protocol.error(error.code, error.detail, _ref_of(text)))
-
-
-def _ref_of(text: str | None) -> str | int | None:
-    if text is None:
-        return None
-    try:
-        return protocol.parse_client_message(text).ref
-    except BadMessage:
-        return None
+        conn.offer("error", protocol.error(error.code, error.detail, error.ref))
 
 
 async def _handle(conn: Connection, realtime: Realtime, message: ClientMessage) -> None:

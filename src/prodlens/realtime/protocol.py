@@ -58,10 +58,11 @@ def project_channel(project_id: str) -> str:
 class BadMessage(Exception):
     """A client message that cannot be acted on; answered with an `error` message."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, ref: str | int | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.ref = ref
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class ClientMessage:
             raise BadMessage(
                 "realtime.invalid_message",
                 f"`{name}` must be a non-empty string of at most {max_length} characters.",
+                self.ref,
             )
         return value
 
@@ -87,13 +89,13 @@ def parse_client_message(text: str) -> ClientMessage:
         raise BadMessage("realtime.invalid_json", "Messages must be JSON objects.") from None
     if not isinstance(body, dict):
         raise BadMessage("realtime.invalid_json", "Messages must be JSON objects.")
+    ref = body.get("ref")
+    if not isinstance(ref, (str, int)) or isinstance(ref, bool) or len(str(ref)) > 100:
+        ref = None
     kind = body.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         known = ", ".join(sorted(CLIENT_TYPES))
-        raise BadMessage("realtime.unknown_type", f"`type` must be one of: {known}.")
-    ref = body.get("ref")
-    if ref is not None and not isinstance(ref, (str, int)):
-        ref = None
+        raise BadMessage("realtime.unknown_type", f"`type` must be one of: {known}.", ref)
     return ClientMessage(kind, ref, body)
 
 
