@@ -30,7 +30,7 @@ async def test_health_and_metrics_are_not_limited(make_harness: HarnessFactory) 
 
 
 async def test_login_limited_per_ip(make_harness: HarnessFactory) -> None:
-    async with make_harness(rate_limits={"login_ip": "10/minute"}) as h:
+    async with make_harness(rate_limits={"login_ip": "10/hour"}) as h:
         statuses = [(await h.login(f"nobody{i}", "wrong-password")).status_code for i in range(11)]
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429
@@ -38,7 +38,7 @@ async def test_login_limited_per_ip(make_harness: HarnessFactory) -> None:
 
 async def test_login_limited_per_identifier(make_harness: HarnessFactory) -> None:
     overrides = {
-        "rate_limits": {"login_identifier": "3/minute"},
+        "rate_limits": {"login_identifier": "3/hour"},
         "auth": {"lockout_threshold": 50},
     }
     async with make_harness(**overrides) as h:
