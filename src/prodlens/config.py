@@ -211,7 +211,7 @@ class RealtimeSettings(BaseModel):
     max_subscriptions: int = Field(50, ge=1, description="Projects one socket may follow.")
     messages_per_minute: int = Field(120, ge=1, description="Client messages per socket.")
     kpi_interval_seconds: float = Field(
-        1.0, ge=0.1, description="At most one `kpis` message per project this often."
+        1.0, ge=1.0, description="At most one `kpis` message per project this often."
     )
 
 

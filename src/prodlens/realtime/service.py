@@ -86,7 +86,7 @@ class Publisher:
             )
 
     async def _refresh(self, project_id: str) -> None:
-        lock_seconds = max(1, math.ceil(self.kpi_interval))
+        lock_seconds = math.ceil(self.kpi_interval)  # the store's TTLs are whole seconds
         try:
             while project_id in self._dirty:
                 self._dirty.discard(project_id)
