@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -167,3 +168,26 @@ async def test_work_items_and_webhooks_refresh_kpis(live: Live) -> None:
         assert pushed.status_code == 200, pushed.text
         kpis = await receive(ws, "kpis")
     assert kpis["data"]["project_id"] == gh.project_id
+
+
+async def test_feed_metrics(live: Live) -> None:
+    project = await analytics_project(live)
+
+    async def sample(name: str, **labels: str) -> float:
+        body = (await live.client.get("/metrics")).text
+        for family in text_string_to_metric_families(body):
+            for item in family.samples:
+                if item.name == name and all(item.labels.get(k) == v for k, v in labels.items()):
+                    return float(item.value)
+        return 0.0
+
+    sent_before = await sample("prodlens_ws_messages_sent_total", type="events")
+    open_before = await sample("prodlens_ws_connections")
+    async with live.connect(project.owner.access_token) as ws:
+        await subscribed(ws, project.project_id)
+        assert await sample("prodlens_ws_connections") == open_before + 1
+        await ingest(live, project, 0, 1)
+        await receive(ws, "events")
+        await receive(ws, "kpis")
+        assert await sample("prodlens_ws_messages_sent_total", type="events") == sent_before + 1
+        assert await sample("prodlens_ws_publish_to_send_seconds_count") >= 2
