@@ -11,6 +11,7 @@ publishes to its own sockets only, numbered locally, and tries Redis again after
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import defaultdict
@@ -95,11 +96,18 @@ class RedisBroker:
         self._local = MemoryBroker()
         self._task: asyncio.Task[None] | None = None
         self._deliver: Deliver | None = None
+        self._subscribed = asyncio.Event()
+        self._start_timeout = socket_timeout * 2
 
     async def start(self, deliver: Deliver) -> None:
+        """Returns once the subscription is live (so nothing published after start-up is
+        missed), or after a short wait when Redis is down: the listener keeps trying."""
         self._deliver = deliver
         await self._local.start(deliver)
         self._task = asyncio.create_task(self._listen(), name="realtime-redis-listener")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._start_timeout):
+                await self._subscribed.wait()
 
     async def publish(self, channel: str, envelope: dict[str, Any]) -> None:
         data = json.dumps(envelope, separators=(",", ":"), default=str)
@@ -114,14 +122,20 @@ class RedisBroker:
 
     async def _listen(self) -> None:
         while True:
-            pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._listener.pubsub()
             try:
                 await pubsub.psubscribe(self._channel_prefix + "*")
-                log.info("realtime_subscribed", backend="redis")
                 while True:
                     message = await pubsub.get_message(timeout=None)
-                    if message is not None:
+                    if message is None:
+                        continue
+                    if message.get("type") == "psubscribe":
+                        # Redis confirmed: from now on every publication reaches us.
+                        self._subscribed.set()
+                        log.info("realtime_subscribed", backend="redis")
+                    else:
                         self._handle(message)
+                    await asyncio.sleep(0)  # buffered messages: let the writers drain
             except asyncio.CancelledError:
                 raise
             except REDIS_DOWN as exc:

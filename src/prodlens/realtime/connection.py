@@ -8,7 +8,6 @@ single writer task drains the queue into the socket.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -49,6 +48,9 @@ class Connection:
     closing: CloseCode | None = None
     # Set once the server has closed (or given up closing) the socket.
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # The closing handshake could not be sent: the client reads nothing (see `close`).
+    stuck: bool = False
+    _closer: asyncio.Task[None] | None = field(init=False, default=None)
     _queue: asyncio.Queue[tuple[str, str, float | None]] = field(init=False)
     _writer: asyncio.Task[None] | None = field(init=False, default=None)
 
@@ -82,8 +84,10 @@ class Connection:
 
     def close_soon(self, code: CloseCode) -> None:
         """Close from code that must not wait (the hub's delivery path)."""
-        if self.closing is None:
-            asyncio.get_running_loop().create_task(self.close(code), name="realtime-close")
+        if self.closing is None and self._closer is None:
+            self._closer = asyncio.get_running_loop().create_task(
+                self.close(code), name="realtime-close"
+            )
 
     async def close(self, code: CloseCode, detail: str | None = None) -> None:
         """Stop sending, say `bye` with the reason, close with the code. Once per socket."""
@@ -98,10 +102,16 @@ class Connection:
             await asyncio.gather(self._writer, return_exceptions=True)
         try:
             if self.websocket.application_state is WebSocketState.CONNECTED:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(_CLOSE_SECONDS):
-                        await self.websocket.send_text(protocol.bye(code, detail))
-                        await self.websocket.close(int(code), code.reason)
+                async with asyncio.timeout(_CLOSE_SECONDS):
+                    await self.websocket.send_text(protocol.bye(code, detail))
+                    await self.websocket.close(int(code), code.reason)
+        except TimeoutError:
+            # The server cannot write to a client that reads nothing, not even a close
+            # frame, and ASGI offers no way to abort the connection. It stays counted
+            # against its address until the peer goes away (see `conversation`).
+            self.stuck = True
+        except Exception:
+            log.debug("ws_close_failed", exc_info=True)  # the peer is gone already
         finally:
             self.finished.set()
 

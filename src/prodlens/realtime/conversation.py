@@ -7,6 +7,7 @@ none of them is logged as a failure of ours.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING
 
@@ -65,8 +66,19 @@ async def converse(websocket: WebSocket, realtime: Realtime) -> None:
             task.cancel()
         await asyncio.gather(reader, closed, return_exceptions=True)
     finally:
-        realtime.hub.remove(conn)
         await conn.stop_writer()
+        if conn.stuck:
+            realtime.hub.leave_channels(conn)
+            await _until_gone(websocket)
+        realtime.hub.remove(conn)
+
+
+async def _until_gone(websocket: WebSocket) -> None:
+    """Hold a socket that could not be closed until its peer disconnects, so that it keeps
+    its place in the per-address limit: a client cannot pile up sockets it never reads."""
+    with contextlib.suppress(Exception):
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
 
 
 async def _authenticate(websocket: WebSocket, realtime: Realtime) -> Principal | None:

@@ -85,13 +85,16 @@ class Hub:
         conn.counted_user = True
         return True
 
+    def leave_channels(self, conn: Connection) -> None:
+        for channel in list(conn.channels):
+            self.unfollow(conn, channel)
+
     def remove(self, conn: Connection) -> None:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
         metrics.WS_CONNECTIONS.dec()
-        for channel in list(conn.channels):
-            self.unfollow(conn, channel)
+        self.leave_channels(conn)
         self._per_ip[conn.ip] -= 1
         if self._per_ip[conn.ip] <= 0:
             del self._per_ip[conn.ip]

@@ -75,6 +75,9 @@ class Publisher:
                 sessions = await self.session_summaries(session, project_id, session_ids)
             for item in sessions:
                 await self.broker.publish(channel, envelope("session", item))
+                # A memory broker delivers without suspending: let the socket writers
+                # drain between messages, so a batch never fills a reading client's queue.
+                await asyncio.sleep(0)
         self.project_changed(project_id)
 
     def project_changed(self, project_id: str) -> None:
