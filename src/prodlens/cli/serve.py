@@ -86,4 +86,5 @@ def serve(
         # Frames far over the feed's message limit are refused by the protocol layer
         # (close 1009) before they are buffered; the app closes smaller excesses with 4413.
         ws_max_size=settings.realtime.max_message_bytes * 4,
+        ws_per_message_deflate=settings.realtime.compression,
     )
