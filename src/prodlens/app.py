@@ -256,9 +256,25 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 def serve_app() -> FastAPI:
     """Factory for uvicorn workers: settings from the environment and `.env`."""
     app = create_app(Settings())
-    # What is loaded by now (modules, the app, its routes and schemas) lives as long as
-    # the worker: keep it out of the cyclic collector's full passes, which otherwise stop
-    # the event loop for several hundred milliseconds on a busy server (bench_realtime.py).
+    tune_garbage_collector()
+    return app
+
+
+# Young-generation size and how many younger passes precede an older one (CPython's
+# defaults: 700, 10, 10).
+GC_THRESHOLDS = (10_000, 10, 100)
+
+
+def tune_garbage_collector() -> None:
+    """Keep the cyclic collector's full passes rare and short in a served worker.
+
+    A full pass stops the event loop while it scans every tracked object; with a
+    thousand sockets open that took 200-450 ms, which every client of a live update then
+    waits (bench/bench_realtime.py). What is loaded by now (modules, the app, its routes
+    and schemas) lives as long as the worker, so it is frozen out of all passes; and a
+    larger young generation promotes fewer short-lived objects (queued messages caught
+    in flight), so the older generations fill, and need a full pass, far less often.
+    """
     gc.collect()
     gc.freeze()
-    return app
+    gc.set_threshold(*GC_THRESHOLDS)
