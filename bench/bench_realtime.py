@@ -113,17 +113,17 @@ from _common import (
     NOISY,
     SERVER_CORE,
     BenchError,
+    ServerSpec,
     cores_busy_seconds,
     cpu_seconds,
     free_port,
     machine_lines,
     percentile,
-    pinned,
     prodlens_env,
     prodlens_serve_argv,
     prog,
     ratio_text,
-    stop_server,
+    running,
     venv_script,
 )
 
@@ -141,7 +141,6 @@ PLAIN_EXTRA = min(200, CLIENTS)
 IDLE_SETTLE_S = 2.0
 DRAIN_TIMEOUT_S = 60.0
 TAIL_S = KPI_INTERVAL_S + 0.5  # after the last `events`: the debounced `kpis` arrives
-READY_TIMEOUT_S = 60.0
 P99_TARGET_MS = 250.0
 CONNECTION_LIMIT = 5000
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -270,7 +269,7 @@ class Target:
     cwd: Path
     prodlens: bool
     port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
+    server_pid: int | None = None
     project_id: str = "bare"
     token: str = ""
     ingest_key: str = ""
@@ -287,8 +286,8 @@ class Target:
 
     @property
     def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        assert self.server_pid is not None
+        return self.server_pid
 
     @property
     def log(self) -> Path:
@@ -333,30 +332,12 @@ def bare_target(workdir: Path) -> Target:
     return Target("bare", argv, dict(os.environ), cwd, prodlens=False)
 
 
-def start(target: Target) -> None:
+def start(target: Target, stack: contextlib.ExitStack) -> None:
+    """Start the target's server pinned to the server core, stopped when `stack` closes."""
     target.port = free_port()
     target.argv[target.argv.index("--port") + 1] = str(target.port)
-    with target.log.open("wb") as out:
-        target.proc = subprocess.Popen(
-            pinned(target.argv, SERVER_CORE),
-            cwd=target.cwd,
-            env=target.env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        if target.proc.poll() is not None:
-            tail = target.log.read_text(errors="replace")[-2000:]
-            raise BenchError(f"{target.name} exited with {target.proc.returncode}:\n{tail}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://{HOST}:{target.port}/health", timeout=2).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise BenchError(f"{target.name} not answering /health after {READY_TIMEOUT_S:g} s")
-        time.sleep(0.1)
+    spec = ServerSpec(target.name, target.argv, target.env, target.cwd, target.log)
+    target.server_pid = stack.enter_context(running(spec, target.port))
 
 
 def rss_kib(pid: int) -> int:
@@ -1043,11 +1024,12 @@ def main() -> None:
         if redis_prefix is not None:
             targets.append(prodlens_target("redis", workdir, redis_prefix))
         targets.append(bare_target(workdir))
+        servers = contextlib.ExitStack()
         try:
             source = server_source(targets[0])
             before = tree_fingerprint(source)
             for target in targets:
-                start(target)
+                start(target, servers)
             loaded = tree_fingerprint(source)
             print(f"  source   the servers import prodlens from {source}, fingerprint {loaded}")
             if loaded != before:
@@ -1056,9 +1038,7 @@ def main() -> None:
             if tree_fingerprint(source) != loaded:
                 print("WARNING: the source changed during the run (the servers kept theirs).")
         finally:
-            for target in targets:
-                if target.proc is not None:
-                    stop_server(target.proc)
+            servers.close()
             if redis_prefix is not None:
                 with contextlib.suppress(Exception):
                     delete_redis_keys(redis_prefix)
