@@ -97,9 +97,7 @@ class Connection:
         metrics.WS_CLOSED.labels(code.name.lower()).inc()
         if code is not CloseCode.SHUTTING_DOWN:
             log.info("ws_closed", code=int(code), reason=code.reason, ip=self.ip)
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+        await self.stop_writer()
         try:
             if self.websocket.application_state is WebSocketState.CONNECTED:
                 async with asyncio.timeout(_CLOSE_SECONDS):

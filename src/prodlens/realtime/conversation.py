@@ -140,7 +140,7 @@ async def _read(conn: Connection, realtime: Realtime) -> None:
             return
         if text is None:
             error = BadMessage("realtime.invalid_json", "Send JSON in text frames.")
-        elif len(text) > settings.max_message_bytes:
+        elif len(text.encode()) > settings.max_message_bytes:
             await conn.close(CloseCode.MESSAGE_TOO_BIG)
             return
         else:

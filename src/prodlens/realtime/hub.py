@@ -200,7 +200,7 @@ class Hub:
         for project_id in {pid for pid, _ in self._followed()}:
             await self._keep_watched(project_id)
         sessions = {
-            conn.principal.session_id: conn
+            conn.principal.session_id
             for conn in self.connections
             if conn.principal is not None and conn.principal.session_id is not None
         }
