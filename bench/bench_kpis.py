@@ -28,14 +28,16 @@ The data
     Events are loaded in bulk, not through HTTP (10M events would take hours here):
     PostgreSQL `COPY` (asyncpg `copy_records_to_table`) or SQLite `executemany`, in
     chunks generated with numpy; then `rollups_hourly`, `rollups_daily` and
-    `llm_sessions` are built with one `INSERT … SELECT … GROUP BY` each, and the
-    database is vacuumed and analyzed. The account, project and key are made over HTTP.
+    `llm_sessions` are built with one `INSERT … SELECT … GROUP BY` each, the latency
+    sketches from a `GROUP BY` of the distinct latencies binned in Python (the bins
+    are analytics/sketches.py's), and the database is vacuumed and analyzed. The
+    account, project and key are made over HTTP.
 
     Before loading, a check proves that this reproduces ingest exactly: 5,000 events
     of a smaller spread (with edge latencies, events without latency, developer or
     session) are POSTed in shuffled batches of 1,000 to a fresh server, then the
-    events it stored are compared with the generated rows, and the rollups and
-    sessions ingest maintained with the result of the same aggregation SQL run on
+    events it stored are compared with the generated rows, and the rollups, sketches
+    and sessions ingest maintained with the result of the same aggregation run on
     those events. Any difference stops the benchmark (assert).
 
 Run
@@ -60,6 +62,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -112,7 +115,7 @@ from _events import (
     sqlite_rows,
 )
 
-from prodlens.analytics import latency
+from prodlens.analytics import sketches
 
 SIZES = (1_000_000, 10_000_000) if FULL else (100_000, 1_000_000)
 BACKENDS = ("postgresql",) if FULL else ("postgresql", "sqlite")
@@ -244,7 +247,6 @@ ROLLUP_COLUMNS = (
     "lines_accepted",
     "latency_count",
     "latency_ms_sum",
-    *latency.COLUMNS,
 )
 SESSION_COLUMNS = (
     "project_id",
@@ -268,21 +270,6 @@ PERIOD = {
 }
 
 
-def _bucket_sums() -> list[str]:
-    """latency_b{i}: analytics.latency.bucket_of is bisect_left over EDGES_MS, so bucket
-    i holds EDGES_MS[i-1] < latency <= EDGES_MS[i]."""
-    edges = latency.EDGES_MS
-    sums = []
-    for i in range(latency.BUCKETS):
-        conditions = ["latency_ms IS NOT NULL"]
-        if i > 0:
-            conditions.append(f"latency_ms > {edges[i - 1]:g}")
-        if i < len(edges):
-            conditions.append(f"latency_ms <= {edges[i]:g}")
-        sums.append(f"SUM(CASE WHEN {' AND '.join(conditions)} THEN 1 ELSE 0 END)")
-    return sums
-
-
 def rollup_select(dialect: str, unit: str, placeholder: str) -> str:
     """One row per (project, hour or day, developer or '', model or ''), as ingest folds."""
     columns = [
@@ -304,7 +291,6 @@ def rollup_select(dialect: str, unit: str, placeholder: str) -> str:
         "SUM(COALESCE(lines_accepted, 0))",
         "COUNT(latency_ms)",
         "COALESCE(SUM(latency_ms), 0)",
-        *_bucket_sums(),
     ]
     return (
         f"SELECT {', '.join(columns)} FROM events "  # noqa: S608 (constant SQL)
@@ -334,6 +320,32 @@ def session_select(placeholder: str) -> str:
         f"WHERE project_id = {placeholder} AND session_id IS NOT NULL AND session_id <> '' "
         "GROUP BY project_id, session_id"
     )
+
+
+SKETCH_TABLES = {"hour": "latency_sketches_hourly", "day": "latency_sketches_daily"}
+SKETCH_COLUMNS = "project_id, period_start, developer_id, model, kind, bin, count"
+
+
+def _distinct_values(dialect: str, unit: str, placeholder: str) -> str:
+    """Calls per (rollup key, latency, ttft): far fewer rows than events to bin."""
+    return (
+        f"SELECT project_id, {PERIOD[dialect, unit]}, COALESCE(developer_id, ''), "  # noqa: S608
+        "COALESCE(response_model, ''), latency_ms, ttft_ms, COUNT(*) FROM events "
+        f"WHERE project_id = {placeholder} GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+
+
+async def sketch_rows(store: Store, unit: str, project_id: str) -> list[tuple[Any, ...]]:
+    """The rows of a sketch table, as ingest folds them (analytics.sketches bins)."""
+    mark = "$1" if store.dialect == "postgresql" else "?"
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for *key, latency_ms, ttft_ms, calls in await store.fetch(
+        _distinct_values(store.dialect, unit, mark), project_id
+    ):
+        for kind, value in (("latency", latency_ms), ("ttft", ttft_ms)):
+            if value is not None:
+                counts[(*key, kind, sketches.bin_of(value))] += calls
+    return [(*key, count) for key, count in sorted(counts.items())]
 
 
 def derived_statements(dialect: str) -> list[tuple[str, str, str]]:
@@ -369,6 +381,9 @@ class Store:
         raise NotImplementedError
 
     async def execute(self, sql: str, *args: Any) -> None:
+        raise NotImplementedError
+
+    async def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         raise NotImplementedError
 
     async def finish(self) -> None:
@@ -412,6 +427,9 @@ class PostgresStore(Store):
     async def execute(self, sql: str, *args: Any) -> None:
         await self.conn.execute(sql, *args)
 
+    async def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        await self.conn.executemany(sql, rows)
+
     async def finish(self) -> None:
         await self.conn.execute("VACUUM ANALYZE")
 
@@ -453,6 +471,11 @@ class SqliteStore(Store):
     async def execute(self, sql: str, *args: Any) -> None:
         self.conn.execute(sql, args)
 
+    async def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.conn.execute("BEGIN")
+        self.conn.executemany(sql, rows)
+        self.conn.execute("COMMIT")
+
     async def finish(self) -> None:
         self.conn.execute("ANALYZE")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -485,6 +508,11 @@ async def bulk_load(
 async def build_derived(store: Store, project_id: str) -> None:
     for table, columns, select in derived_statements(store.dialect):
         await store.execute(f"INSERT INTO {table} ({columns}) {select}", project_id)
+    marks = ", ".join(f"${i}" if store.dialect == "postgresql" else "?" for i in range(1, 8))
+    for unit, table in SKETCH_TABLES.items():
+        rows = await sketch_rows(store, unit, project_id)
+        insert = f"INSERT INTO {table} ({SKETCH_COLUMNS}) VALUES ({marks})"  # noqa: S608
+        await store.execute_many(insert, rows)
 
 
 # --- the check: the bulk path equals ingest -------------------------------------------------
@@ -516,8 +544,9 @@ async def check_equivalence(backend: str, workdir: Path, admin: asyncpg.Connecti
     layout = Layout(developers=4, models=3, days=3, end=today())
     rng = np.random.default_rng(SEED)
     block = merge(list(layout_blocks(layout, CHECK_EVENTS, rng, null_share=0.03)))
-    # Every latency bucket edge, and just past it, is exercised.
-    for i, edge in enumerate((0.0, *latency.EDGES_MS, 60_001.0, 600_000.0)):
+    # The low bin and its edge, bin edges, and the largest latency ingest accepts.
+    edges = (0.0, 0.5, 1.0, sketches.bin_value(100) * 1.0101, 60_000.0, 86_399_999.0)
+    for i, edge in enumerate(edges):
         set_latency(block, 2 * i, edge)
         set_latency(block, 2 * i + 1, edge + 1)
     order = rng.permutation(len(block))
@@ -558,7 +587,8 @@ async def check_equivalence(backend: str, workdir: Path, admin: asyncpg.Connecti
             await drop_database(admin, name)
     return (
         f"{backend}: {len(block):,} events ingested over HTTP in shuffled batches of {BATCH:,}"
-        " = generated rows; rollups_hourly, rollups_daily, llm_sessions = aggregation SQL"
+        " = generated rows; rollups_hourly, rollups_daily, llm_sessions = aggregation SQL;"
+        " latency sketches = the binned distinct latencies"
     )
 
 
@@ -590,6 +620,14 @@ async def _check_store(store: Store, block: Block, setup: Provisioned) -> None:
         rebuilt = await store.fetch(select, setup.project_id)
         assert maintained, f"{table}: ingest stored nothing"
         _compare(table, maintained, rebuilt)
+    for unit, table in SKETCH_TABLES.items():
+        maintained = await store.fetch(
+            f"SELECT {SKETCH_COLUMNS} FROM {table} WHERE project_id = {placeholder}",  # noqa: S608
+            setup.project_id,
+        )
+        rebuilt = await sketch_rows(store, unit, setup.project_id)
+        assert maintained, f"{table}: ingest stored nothing"
+        assert sorted(maintained) == rebuilt, f"{table}: ingest and the binned SQL differ"
 
 
 def merge(blocks: list[Block]) -> Block:

@@ -171,7 +171,9 @@ async def test_cost_reported_or_estimated(harness: Harness, project: AnalyticsPr
             output_tokens=100_000,
             response_model="gpt-4o-2024-08-06",
         ),
-        event(3, now, response_model="homegrown-llm"),
+        # A proxy's alias as the response model: priced by the request model.
+        event(3, now, input_tokens=1_000_000, output_tokens=0, response_model="team-default"),
+        event(4, now, request_model="homegrown-llm", response_model="homegrown-llm-v2"),
     ]
     await harness.client.post(
         f"{project.base}/ingest/events", json=batch, headers={"X-API-Key": project.ingest_key}
@@ -180,7 +182,8 @@ async def test_cost_reported_or_estimated(harness: Harness, project: AnalyticsPr
     costs = {row[0]: (None if row[1] is None else float(row[1]), row[2]) for row in rows}
     assert costs["evt-1"] == pytest.approx((0.123, "reported"))
     assert costs["evt-2"] == pytest.approx((2.50 + 1.00, "estimated"))  # $2.50/M in, $10/M out
-    assert costs["evt-3"] == (None, None)
+    assert costs["evt-3"] == pytest.approx((2.50, "estimated"))  # as gpt-4o
+    assert costs["evt-4"] == (None, None)  # neither model known: no guess
 
 
 async def test_conversation_text_is_never_stored(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -135,6 +136,16 @@ async def dataset(harness: Harness) -> Dataset:
     return await load_dataset(harness)
 
 
+# The latencies of e1 ... e6, in ms.
+LATENCIES_MS = (120, 900, 2500, 450, 7000, 40)
+
+
+def sketch_percentile(values: Any, percent: float) -> float:
+    """What the latency sketch reports, to within its 1 %: the value at rank
+    q x (n - 1) rounded down (DDSketch's rule), numpy's "lower" percentile."""
+    return float(np.percentile(values, percent, method="lower"))
+
+
 # Every KPI of the dataset over [T, T + 2 days): (value, sample size, status with defaults).
 EXPECTED: dict[str, tuple[float, int, str]] = {
     # Sessions with a developer: s1 (alice), s3, s4 (bob) = 3; s5 has none.
@@ -145,11 +156,13 @@ EXPECTED: dict[str, tuple[float, int, str]] = {
     "acceptance_rate": (3 / 5, 5, "insufficient_data"),
     # One error (e3) in 6 calls; sample 6 < 20.
     "error_rate": (1 / 6, 6, "insufficient_data"),
-    # Latency buckets (upper edges): 40->50, 120->200, 450->500, 900->1000, 2500->3000,
-    # 7000->7500. p50: the first bucket where the running count reaches 0.5 * 6 = 3 is
-    # the third (500). p95: 0.95 * 6 = 5.7 is reached at the sixth (7500).
-    "latency_p50": (500, 6, "insufficient_data"),
-    "latency_p95": (7500, 6, "insufficient_data"),
+    # Sorted latencies 40, 120, 450, 900, 2500, 7000; the sketch reports the value at
+    # rank q x 5 rounded down, within 1 %: p50 rank 2.5 -> 450, p90 4.5 -> 2500, p95
+    # 4.75 -> 2500, p99 4.95 -> 2500. p99 wants a sample of 100 calls.
+    "latency_p50": (sketch_percentile(LATENCIES_MS, 50), 6, "insufficient_data"),
+    "latency_p90": (sketch_percentile(LATENCIES_MS, 90), 6, "insufficient_data"),
+    "latency_p95": (sketch_percentile(LATENCIES_MS, 95), 6, "insufficient_data"),
+    "latency_p99": (sketch_percentile(LATENCIES_MS, 99), 6, "insufficient_data"),
     # Total tokens 1700 + 900 + 400 + 1050 + 250 + 120 = 4420; accepted lines
     # 8 + 0 + 4 + 6 = 18. 4420 / 18 = 245.6; sample 18 lines < 20.
     "tokens_per_accepted_line": (4420 / 18, 18, "insufficient_data"),
@@ -180,13 +193,20 @@ EXPECTED: dict[str, tuple[float, int, str]] = {
 LOWER_IS_BETTER = {
     "error_rate",
     "latency_p50",
+    "latency_p90",
     "latency_p95",
+    "latency_p99",
     "tokens_per_accepted_line",
     "cost_per_merged_pr",
     "pr_merge_time",
     "rework_rate",
     "cost_per_developer_day",
 }
+
+
+def _tolerance(name: str) -> float:
+    """Percentiles are the sketch's, within its relative accuracy; the rest is exact."""
+    return 0.01 if name.startswith("latency_p") else 1e-12
 
 
 def _by_name(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -205,7 +225,7 @@ async def test_every_kpi_matches_the_hand_computed_values(
     assert set(kpis) == set(EXPECTED)
     for name, (value, sample_size, status) in EXPECTED.items():
         kpi = kpis[name]
-        assert kpi["value"] == pytest.approx(value, rel=1e-12, abs=0), name
+        assert kpi["value"] == pytest.approx(value, rel=_tolerance(name), abs=0), name
         assert (kpi["sample_size"], kpi["status"]) == (sample_size, status), name
         expected_direction = "lower_is_better" if name in LOWER_IS_BETTER else "higher_is_better"
         assert kpi["direction"] == expected_direction, name
@@ -224,7 +244,11 @@ async def test_raw_metrics_are_the_underlying_sums(harness: Harness, dataset: Da
     assert {key: raw[key] for key in EXPECTED_RAW} == EXPECTED_RAW
     # (40 + 120 + 450 + 900 + 2500 + 7000) / 6 = 1835
     assert raw["latency_mean_ms"] == pytest.approx(1835)
-    assert raw["latency_histogram"] == [1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0]
+    for percent in (50, 90, 95, 99):
+        expected = sketch_percentile(LATENCIES_MS, percent)
+        assert raw[f"latency_p{percent}_ms"] == pytest.approx(expected, rel=0.01), percent
+        assert raw[f"ttft_p{percent}_ms"] is None  # no call reported a time to first token
+    assert raw["ttft_count"] == 0
 
 
 EXPECTED_RAW: dict[str, Any] = {
@@ -384,10 +408,11 @@ async def test_timeseries_are_zero_filled(harness: Harness, dataset: Dataset) ->
     # T: accepted e1, e4 of decided e1, e2, e4; T+1: e5 of e5, e6. No calls: no rate.
     acceptance = await _series(harness, dataset, metric="acceptance_rate", **days)
     assert _values(acceptance) == [None, 2 / 3, 0.5, None]
-    # T: 120, 450, 900, 2500 -> buckets 200, 500, 1000, 3000; 0.95 * 4 = 3.8: the 4th.
-    # T+1: 40, 7000 -> 50, 7500; 0.95 * 2 = 1.9: the 2nd.
-    p95 = await _series(harness, dataset, metric="latency_p95", **days)
-    assert _values(p95) == [None, 3000, 7500, None]
+    # T: 120, 450, 900, 2500 (rank 0.95 x 3 -> 900); T+1: 40, 7000 (rank 0.95 -> 40).
+    p95 = _values(await _series(harness, dataset, metric="latency_p95", **days))
+    assert (p95[0], p95[3]) == (None, None)
+    assert p95[1] == pytest.approx(sketch_percentile([120, 450, 900, 2500], 95), rel=0.01)
+    assert p95[2] == pytest.approx(sketch_percentile([40, 7000], 95), rel=0.01)
 
     hours = {"since": (day + 8 * H).isoformat(), "until": (day + 11 * H).isoformat()}
     events = await _series(harness, dataset, metric="events", interval="hour", **hours)
@@ -557,7 +582,7 @@ async def test_report_command_prints_the_same_kpis(dataset: Dataset) -> None:
     assert as_json.exit_code == 0, as_json.output
     kpis = _by_name(json.loads(as_json.stdout))
     for name, (value, sample_size, status) in EXPECTED.items():
-        assert kpis[name]["value"] == pytest.approx(value, rel=1e-12, abs=0), name
+        assert kpis[name]["value"] == pytest.approx(value, rel=_tolerance(name), abs=0), name
         assert (kpis[name]["sample_size"], kpis[name]["status"]) == (sample_size, status)
 
     as_csv = await _report("--project", "copilot-pilot", *window, "--format", "csv")

@@ -1,4 +1,5 @@
-"""Usage events (one per model call), LLM sessions, rollups, and delivery data.
+"""Usage events (one per model call), LLM sessions, rollups, latency sketches, and
+delivery data.
 
 Prompt and completion text is never stored: only usage metadata.
 """
@@ -22,7 +23,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prodlens.analytics import latency
 from prodlens.kit.db import Base
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a bigint.
@@ -99,7 +99,7 @@ class LlmSession(Base):
     latency_ms_sum: Mapped[float] = mapped_column(Float, default=0)
 
 
-# The additive counters of a rollup row (besides the latency bucket columns).
+# The additive counters of a rollup row.
 ROLLUP_COUNTERS = (
     "events",
     "errors",
@@ -141,11 +141,6 @@ class _RollupColumns:  # a declarative mixin: SQLAlchemy copies these into each 
     lines_accepted: Mapped[int] = mapped_column(Integer, default=0)
     latency_count: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms_sum: Mapped[float] = mapped_column(Float, default=0)
-    # Counts per latency bucket (edges in analytics.latency), one column each so an
-    # upsert can add them: percentiles without reading events.
-    for _column in latency.COLUMNS:
-        vars()[_column] = mapped_column(Integer, default=0, nullable=False)
-    del _column
 
 
 class HourlyRollup(_RollupColumns, Base):
@@ -154,6 +149,33 @@ class HourlyRollup(_RollupColumns, Base):
 
 class DailyRollup(_RollupColumns, Base):
     __tablename__ = "rollups_daily"
+
+
+class _SketchColumns:  # a declarative mixin, as above
+    """Calls per latency (or time-to-first-token) bin per (project, period, developer,
+    model): one row per bin, so concurrent batches add to it with an upsert, and
+    percentiles of any window or filter sum these (analytics/sketches.py)."""
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    developer_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when unknown
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when unknown
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # latency | ttft
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HourlySketch(_SketchColumns, Base):
+    __tablename__ = "latency_sketches_hourly"
+    # SQLite: the primary key is the table, no second (rowid) B-tree to keep up at ingest.
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy's hook)
+
+
+class DailySketch(_SketchColumns, Base):
+    __tablename__ = "latency_sketches_daily"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (as above)
 
 
 class Commit(Base):

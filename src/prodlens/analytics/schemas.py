@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # --- KPIs and raw metrics ----------------------------------------------------------------
 
@@ -43,11 +43,20 @@ class RawMetrics(BaseModel):
     lines_accepted: int
     latency_count: int = Field(description="Calls with a known latency.")
     latency_mean_ms: float | None
-    latency_histogram: list[int] = Field(
-        description="Calls per latency bucket; upper edges in `latency_edges_ms`, "
-        "the last bucket is open-ended."
+    latency_p50_ms: float | None = Field(
+        description="Latency percentiles (p50, p90, p95, p99) of those calls, from the "
+        "latency sketch: within 1 % of the exact value (docs/metrics.md); null without calls."
     )
-    latency_edges_ms: list[float]
+    latency_p90_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    ttft_count: int = Field(description="Calls with a known time to first token.")
+    ttft_p50_ms: float | None = Field(
+        description="Time-to-first-token percentiles (p50, p90, p95, p99), as for latency."
+    )
+    ttft_p90_ms: float | None
+    ttft_p95_ms: float | None
+    ttft_p99_ms: float | None
     active_developers: int
     active_developer_hours: int = Field(description="Distinct (developer, UTC hour) with calls.")
     developer_days: int = Field(description="Distinct (developer, UTC day) with calls.")
@@ -144,7 +153,13 @@ MetricName = Literal[
     "cost_usd",
     "lines_accepted",
     "latency_p50",
+    "latency_p90",
     "latency_p95",
+    "latency_p99",
+    "ttft_p50",
+    "ttft_p90",
+    "ttft_p95",
+    "ttft_p99",
     "active_developers",
     "sessions",
 ]
@@ -236,31 +251,75 @@ class DeveloperSummary(BaseModel):
     last_active: date | None
 
 
+# --- working calendar ---------------------------------------------------------------------
+
+
+class CalendarUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    working_days: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4],
+        min_length=1,
+        max_length=7,
+        description="Weekdays the team works, Monday 0 ... Sunday 6. Default: Monday-Friday.",
+    )
+    holidays: list[date] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Dates nobody works (public holidays, company days off).",
+    )
+
+    @field_validator("working_days")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(not 0 <= day <= 6 for day in value):
+            raise ValueError("weekdays are numbered 0 (Monday) to 6 (Sunday)")
+        return value
+
+
+class CalendarPublic(BaseModel):
+    working_days: list[int] = Field(description="Monday 0 ... Sunday 6.")
+    holidays: list[date]
+
+
 # --- insights ----------------------------------------------------------------------------
 
 # The method's fixed parameters: every report states them, so they live with its shape.
-MIN_POINTS = 6  # fewest days (or developers) a correlation or an anomaly test runs on
-ALPHA = 0.05  # a lag is significant when its Benjamini-Hochberg q is below this
+MIN_ACTIVE_DAYS = 10  # working days with activity, in each series, before anything is tested
+ALPHA = 0.05  # false-discovery rate (correlations) and family-wise error (anomalies)
+EFFECT_FLOOR = 0.3  # |r| below this is not a finding however small its q
 
 AnalysisStatus = Literal["ok", "insufficient_data", "constant_input"]
-AnomalySeriesName = Literal["daily_cost_usd", "daily_events", "developer_cost_usd"]
-AnomalyScope = Literal["day", "developer"]
+AnomalySeriesName = Literal[
+    "daily_events", "daily_cost_usd", "daily_error_rate", "developer_day_events"
+]
+AnomalyScope = Literal["day", "developer_day"]
+AnomalyMethod = Literal["poisson_lognormal", "log_robust_z", "binomial"]
 DeliveryMetric = Literal["commits", "merged_prs"]
 
 
 class Correlation(BaseModel):
     r: float | None
-    p: float | None
-    q: float | None = Field(description="Benjamini-Hochberg adjusted p across the lags.")
+    p: float | None = Field(description="Two-sided, corrected for autocorrelation.")
+    q: float | None = Field(
+        description="Benjamini-Hochberg q across every (metric, lag) of the report."
+    )
+    ci_low: float | None = Field(None, description="95 % confidence interval of r.")
+    ci_high: float | None = None
 
 
 class LagResult(BaseModel):
-    lag: int = Field(description="Days by which AI activity leads delivery.")
-    n: int = Field(description="Overlapping days (pairs) at this lag.")
+    lag: int = Field(description="Working days by which AI activity leads delivery.")
+    n: int = Field(description="Pairs of working days at this lag.")
+    n_effective: float | None = Field(
+        description="The pairs' worth in independent observations, after autocorrelation."
+    )
     status: AnalysisStatus
-    pearson: Correlation
-    spearman: Correlation
-    significant: bool = Field(description="Spearman q < alpha.")
+    pearson: Correlation = Field(
+        description="Of the calendar-adjusted, prewhitened daily series: findings rest on it."
+    )
+    spearman: Correlation = Field(description="Rank version of the same, for robustness.")
+    significant: bool = Field(description="Pearson q < alpha and |r| >= effect_floor.")
 
 
 class MetricCorrelation(BaseModel):
@@ -268,37 +327,50 @@ class MetricCorrelation(BaseModel):
     activity: Literal["events"] = "events"
     status: AnalysisStatus
     total: int = Field(description="Delivery items in the window.")
+    active_days: int = Field(description="Working days with at least one item.")
     lags: list[LagResult]
-    best_lag: int | None = Field(description="The significant lag with the smallest q.")
+    best_lag: int | None = Field(description="The significant lag with the largest |r|.")
 
 
 class Outlier(BaseModel):
-    key: str = Field(description="The day (ISO date) or the developer id.")
-    value: float
-    z: float
+    key: str = Field(description="The day (ISO date), or `developer@day` for a developer-day.")
+    day: date
+    developer: str | None
+    value: float = Field(description="Events, cost (USD) or error rate, as the series counts.")
+    expected: float = Field(description="The baseline the value was compared with.")
+    p: float = Field(description="One-sided: the chance of a value this high on the baseline.")
 
 
 class AnomalySeries(BaseModel):
     name: AnomalySeriesName
     scope: AnomalyScope
+    method: AnomalyMethod
     status: AnalysisStatus
-    n: int
-    median: float | None
-    mad: float | None
-    method: Literal["mad", "meanad"] | None = Field(
-        description="`meanad` when the MAD was 0 and the mean absolute deviation was used."
+    n: int = Field(description="Points examined.")
+    spread: float | None = Field(
+        description="Day-to-day variation on the log scale the baselines allow for."
     )
     outliers: list[Outlier]
 
 
 class Anomalies(BaseModel):
-    threshold: float = Field(description="|robust z| above this is flagged.")
+    alpha: float = ALPHA
+    points: int = Field(description="Points examined across all series of the report.")
+    threshold_p: float = Field(description="alpha / points: the p a point must fall below.")
+    min_ratio: float = Field(
+        description="A flagged value is at least this many times its baseline."
+    )
     series: list[AnomalySeries]
 
 
 class Finding(BaseModel):
     kind: Literal[
-        "correlation", "no_correlation", "insufficient_data", "anomaly_day", "anomaly_developer"
+        "correlation",
+        "no_correlation",
+        "insufficient_data",
+        "anomaly_day",
+        "anomaly_developer_day",
+        "anomaly_errors",
     ]
     message: str
     evidence: dict[str, float | int | str | None]
@@ -313,10 +385,90 @@ class InsightsReport(BaseModel):
     since: datetime
     until: datetime
     days: int
-    min_points: int = MIN_POINTS
+    working_days: int = Field(description="Days of the window the calendar counts as working.")
+    calendar: CalendarPublic
+    min_active_days: int = MIN_ACTIVE_DAYS
     alpha: float = ALPHA
+    effect_floor: float = EFFECT_FLOOR
+    observational: Literal[True] = True
     status: Literal["ok", "insufficient_data"]
     correlations: list[MetricCorrelation]
+    headline: Finding | None = Field(
+        description="The strongest surviving relation, or the most unusual point; null if none."
+    )
     anomalies: Anomalies
     findings: list[Finding]
     recommendations: list[Recommendation]
+
+
+# --- intervention analysis ----------------------------------------------------------------
+
+InterventionMetric = Literal[
+    "events_per_working_day",
+    "cost_per_working_day",
+    "acceptance_rate",
+    "error_rate",
+    "mean_latency_ms",
+    "commits_per_working_day",
+]
+InterventionMethod = Literal["difference_in_differences", "own_trend"]
+
+
+class InterventionPeriod(BaseModel):
+    start: date = Field(description="First UTC day, inclusive.")
+    end: date = Field(description="UTC day after the last one (exclusive).")
+    working_days: int = Field(description="Days of the period the project's calendar works.")
+
+
+class InterventionGroups(BaseModel):
+    adopters: list[str] = Field(description="The developer ids named in `adopters`.")
+    comparison: list[str] = Field(
+        description="Other developers with calls in the two periods (the first 100, sorted); "
+        "empty when no adopters are named."
+    )
+    comparison_count: int
+    comparison_truncated: bool
+
+
+class InterventionEffect(BaseModel):
+    name: InterventionMetric
+    unit: str
+    method: InterventionMethod
+    method_reason: str = Field(description="Why this method was used for this KPI.")
+    status: Literal["ok", "insufficient_data"]
+    adopters_before: float | None = Field(
+        description="The adopters' mean (own trend without adopters: the whole team's)."
+    )
+    adopters_after: float | None
+    comparison_before: float | None = Field(description="Difference-in-differences only.")
+    comparison_after: float | None
+    effect: float | None = Field(
+        description="Difference-in-differences: the adopters' change minus the comparison "
+        "group's. Own trend: the level shift on the adoption date beyond the trend."
+    )
+    ci_low: float | None = Field(description="95 % confidence interval of `effect`.")
+    ci_high: float | None
+    p: float | None = Field(description="Two-sided p-value of `effect` = 0.")
+    df: float | None = Field(description="Degrees of freedom of the t-distribution used.")
+    hac_lags: int | None = Field(description="Own trend: Newey-West lags.")
+    n_adopters: int = Field(description="Developers whose data entered the estimate.")
+    n_comparison: int
+    before_days: int = Field(description="Working days of the before period.")
+    after_days: int
+    message: str
+
+
+class InterventionReport(BaseModel):
+    observational: Literal[True] = Field(
+        True, description="An observational comparison, not an experiment."
+    )
+    intervention_date: date = Field(description="First day of the after period.")
+    days: int = Field(description="Requested length of each period, in calendar days.")
+    confidence: float = 0.95
+    status: Literal["ok", "insufficient_data"]
+    before: InterventionPeriod
+    after: InterventionPeriod = Field(description="Clipped to yesterday: today is not over.")
+    groups: InterventionGroups
+    calendar: CalendarPublic
+    effects: list[InterventionEffect]
+    message: str

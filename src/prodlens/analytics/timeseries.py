@@ -1,10 +1,12 @@
-"""Zero-filled time series of one metric, by hour (hourly rollups) or by day or ISO week
-(daily rollups), so a series costs O(buckets), never O(events)."""
+"""Zero-filled time series of one metric, by hour (hourly rollups and sketches) or by
+day or ISO week (daily ones), so a series costs O(buckets), or O(buckets x bins) for a
+percentile, never O(events). A bucket is a whole hour, UTC day or ISO week: the ones
+holding `since` and `until` are counted whole (rollups are not split)."""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,9 +15,16 @@ from typing import Any, get_args
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prodlens.analytics import formulas, latency
-from prodlens.analytics.kpis.queries import Filters, rollup_conditions, session_conditions
-from prodlens.analytics.models import ROLLUP_COUNTERS, DailyRollup, HourlyRollup, LlmSession
+from prodlens.analytics import formulas, sketches
+from prodlens.analytics.kpis.conditions import Filters, rollup_conditions, session_conditions
+from prodlens.analytics.models import (
+    ROLLUP_COUNTERS,
+    DailyRollup,
+    DailySketch,
+    HourlyRollup,
+    HourlySketch,
+    LlmSession,
+)
 from prodlens.analytics.schemas import Interval, MetricName, TimeSeries, TimeSeriesPoint
 from prodlens.analytics.window import Window, floor_day, floor_hour
 from prodlens.kit.errors import ProblemError
@@ -42,13 +51,11 @@ class UnsupportedFilter(ProblemError):
 class _Bucket:
     sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     developers: set[str] = field(default_factory=set)
+    bins: Counter[int] = field(default_factory=Counter)  # of the metric's sketch kind
 
 
 def _percentile(share: float) -> Callable[[_Bucket], float | None]:
-    def compute(bucket: _Bucket) -> float | None:
-        return latency.percentile([int(bucket.sums[name]) for name in latency.COLUMNS], share)
-
-    return compute
+    return lambda bucket: sketches.quantile(bucket.bins, share)
 
 
 def _total(name: str) -> Callable[[_Bucket], float | None]:
@@ -60,6 +67,7 @@ class _Metric:
     unit: str
     columns: tuple[str, ...]  # rollup columns summed per bucket
     value: Callable[[_Bucket], float | None]
+    sketch: str | None = None  # the kind of sketch bins counted per bucket
 
 
 _DEFINITIONS: dict[str, _Metric] = {
@@ -78,8 +86,11 @@ _DEFINITIONS: dict[str, _Metric] = {
         ("errors", "events"),
         lambda bucket: formulas.error_rate(bucket.sums["errors"], bucket.sums["events"]),
     ),
-    "latency_p50": _Metric("ms", latency.COLUMNS, _percentile(0.50)),
-    "latency_p95": _Metric("ms", latency.COLUMNS, _percentile(0.95)),
+    **{
+        f"{kind}_p{p}": _Metric("ms", (), _percentile(p / 100), sketch=kind)
+        for kind in sketches.KINDS
+        for p in (50, 90, 95, 99)
+    },
     "active_developers": _Metric("developers", (), lambda bucket: len(bucket.developers)),
     "sessions": _Metric("sessions", (), lambda bucket: int(bucket.sums["sessions"])),
 }
@@ -147,6 +158,18 @@ async def timeseries(
             bucket = buckets[bucket_start(period_start, interval)]
             for name, value in zip(definition.columns, sums, strict=True):
                 bucket.sums[name] += float(value or 0)
+    if definition.sketch is not None:
+        sketch = HourlySketch if interval == "hour" else DailySketch
+        bins = await session.execute(
+            select(sketch.period_start, sketch.bin, func.sum(sketch.count))
+            .where(
+                *rollup_conditions(sketch, project.id, data_start, window.until, filters),
+                sketch.kind == definition.sketch,
+            )
+            .group_by(sketch.period_start, sketch.bin)
+        )
+        for period_start, key, count in bins.all():
+            buckets[bucket_start(period_start, interval)].bins[key] += int(count)
     if metric == "active_developers":
         pairs = await session.execute(
             select(table.period_start, table.developer_id)

@@ -1,7 +1,8 @@
 """Time windows for the analytics views and zero-filled daily series from the rollups.
 
-Daily views (profiles, insights, timeseries exports) read the daily rollups, so
-they cover whole UTC days: every day the window `[since, until)` touches.
+KPIs and raw metrics count exactly `[since, until)` (`usage_spans`). Daily views
+(profiles, insights, timeseries exports) read the daily rollups, so they cover
+whole UTC days: every day the window touches.
 """
 
 from __future__ import annotations
@@ -37,17 +38,58 @@ def floor_day(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def ceil_hour(moment: datetime) -> datetime:
+    hour = floor_hour(moment)
+    return hour if hour == moment else hour + timedelta(hours=1)
+
+
+def ceil_day(moment: datetime) -> datetime:
+    day = floor_day(moment)
+    return day if day == moment else day + timedelta(days=1)
+
+
+Span = tuple[datetime, datetime]  # [start, end)
+
+
+@dataclass(frozen=True)
+class UsageSpans:
+    """How usage data of exactly `[since, until)` is read: whole UTC days from the daily
+    tables, the window's other whole hours from the hourly ones, and the partial hours
+    at either edge from the events themselves. The parts do not overlap and together
+    are the window; `whole_hours` is `days` and `hours` together."""
+
+    days: Span | None
+    hours: tuple[Span, ...]  # at most two: before and after the whole days
+    partial: tuple[Span, ...]  # at most two: the edges that are not on the hour
+    whole_hours: Span | None
+
+
+def usage_spans(since: datetime, until: datetime) -> UsageSpans:
+    first_hour, end_hour = ceil_hour(since), floor_hour(until)
+    if first_hour >= end_hour:  # no whole hour: within one hour, or across one boundary
+        return UsageSpans(None, (), ((since, until),), None)
+    partial = tuple(span for span in ((since, first_hour), (end_hour, until)) if span[0] < span[1])
+    first_day, end_day = ceil_day(first_hour), floor_day(end_hour)
+    if first_day >= end_day:
+        return UsageSpans(None, ((first_hour, end_hour),), partial, (first_hour, end_hour))
+    hours = tuple(
+        span for span in ((first_hour, first_day), (end_day, end_hour)) if span[0] < span[1]
+    )
+    return UsageSpans((first_day, end_day), hours, partial, (first_hour, end_hour))
+
+
 @dataclass(frozen=True)
 class Window:
-    """`[since, until)` in UTC. Usage data is kept per hour (and per day), so rollup
-    figures include the whole hour (or day) in which `since` falls."""
+    """`[since, until)` in UTC. KPIs and raw metrics count exactly that (see
+    `usage_spans`); time series buckets and daily views are whole hours, days or
+    weeks."""
 
     since: datetime  # inclusive, UTC
     until: datetime  # exclusive, UTC
 
     @property
-    def hour_start(self) -> datetime:
-        return floor_hour(self.since)
+    def usage_spans(self) -> UsageSpans:
+        return usage_spans(self.since, self.until)
 
     @property
     def length_days(self) -> float:

@@ -170,7 +170,9 @@ def normalize(
         )
     cost, cost_source = event.cost_usd, "reported" if event.cost_usd is not None else None
     if cost is None:
-        price = find_price(event.response_model or event.request_model, prices)
+        # The response model first (the model that answered); a proxy's alias there
+        # ("claude-sonnet", "team-default") is unknown, so then the request model.
+        price = find_price(event.response_model, prices) or find_price(event.request_model, prices)
         if price is not None:
             cost = estimate_cost(
                 price,

@@ -1,5 +1,5 @@
-"""Storing a batch of normalized events: idempotent insert, rollups and sessions,
-all in the caller's transaction (so a 2xx answer means everything is durable).
+"""Storing a batch of normalized events: idempotent insert, rollups, latency sketches
+and sessions, all in the caller's transaction (so a 2xx answer means everything is durable).
 
 Retries never duplicate: events are inserted with ON CONFLICT DO NOTHING on
 (project, event_id), and only the rows actually inserted feed the rollups.
@@ -13,27 +13,28 @@ Building `.values([...])` per batch instead compiled a new statement of about
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prodlens.analytics import latency
 from prodlens.analytics.models import (
     ROLLUP_COUNTERS,
     DailyRollup,
+    DailySketch,
     Event,
     HourlyRollup,
+    HourlySketch,
     LlmSession,
 )
+from prodlens.analytics.rollups import group_of, period_start, rollup_counts, sketch_bins
 from prodlens.kit.db import dialect_insert, insert_ignoring_conflicts
 
 _ROLLUP_KEY = ("project_id", "period_start", "developer_id", "model")
-_ROLLUP_SUMS = (*ROLLUP_COUNTERS, *latency.COLUMNS)
+_SKETCH_KEY = (*_ROLLUP_KEY, "kind", "bin")
 _SESSION_SUMS = (
     "events",
     "errors",
@@ -69,64 +70,98 @@ async def store_events(
     return StoreResult(inserted)
 
 
-def _rollup_counts(row: dict[str, Any]) -> dict[str, Any]:
-    counts: dict[str, Any] = dict.fromkeys(_ROLLUP_SUMS, 0)
-    counts["events"] = 1
-    counts["errors"] = int(row["status"] == "error")
-    counts["accepted"] = int(row["accepted"] is True)
-    counts["rejected"] = int(row["accepted"] is False)
-    for name in (
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_creation_tokens",
-        "total_tokens",
-    ):
-        counts[name] = row[name]
-    counts["cost_usd"] = float(row["cost_usd"] or 0)
-    counts["lines_suggested"] = row["lines_suggested"] or 0
-    counts["lines_accepted"] = row["lines_accepted"] or 0
-    if row["latency_ms"] is not None:
-        counts["latency_count"] = 1
-        counts["latency_ms_sum"] = row["latency_ms"]
-        counts[latency.COLUMNS[latency.bucket_of(row["latency_ms"])]] = 1
-    return counts
-
-
-def _period(started_at: datetime, unit: str) -> datetime:
-    hour = started_at.replace(minute=0, second=0, microsecond=0)
-    return hour if unit == "hour" else hour.replace(hour=0)
-
-
 async def _fold_rollups(
     session: AsyncSession, project_id: str, rows: Sequence[dict[str, Any]]
 ) -> None:
-    for model, unit in ((HourlyRollup, "hour"), (DailyRollup, "day")):
-        totals: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
-            lambda: dict.fromkeys(_ROLLUP_SUMS, 0)
-        )
-        for row in rows:
-            key = (
-                project_id,
-                _period(row["started_at"], unit),
-                row["developer_id"] or "",
-                row["response_model"] or "",
-            )
-            for name, value in _rollup_counts(row).items():
-                totals[key][name] += value
+    """Add the batch to the hourly and daily rollups and sketches: its sums per key,
+    one upsert per table. Keys leave out the project (the batch's own) until written."""
+    hourly: dict[tuple[Any, ...], dict[str, Any]] = {}
+    hourly_bins: Counter[tuple[Any, ...]] = Counter()
+    for row in rows:
+        key = (period_start(row["started_at"], "hour"), *group_of(row))
+        _add(hourly, key, rollup_counts(row))
+        for kind_bin in sketch_bins(row):
+            hourly_bins[(*key, *kind_bin)] += 1
+    # A day's sums are its hours' sums: folded from the (fewer) hourly keys.
+    daily: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for (hour, *group), sums in hourly.items():
+        _add(daily, (period_start(hour, "day"), *group), sums)
+    daily_bins: Counter[tuple[Any, ...]] = Counter()
+    for (hour, *rest), count in hourly_bins.items():
+        daily_bins[(period_start(hour, "day"), *rest)] += count
+    for rollup, sketch, totals, bins in (
+        (HourlyRollup, HourlySketch, hourly, hourly_bins),
+        (DailyRollup, DailySketch, daily, daily_bins),
+    ):
         if not totals:
             continue
-        table = model.__table__
         # In key order, so concurrent batches lock shared rows in the same order (no deadlock).
         values = [
-            dict(zip(_ROLLUP_KEY, key, strict=True)) | sums for key, sums in sorted(totals.items())
+            dict(zip(_ROLLUP_KEY, (project_id, *key), strict=True)) | sums
+            for key, sums in sorted(totals.items())
         ]
-        insert = dialect_insert(session, model)
-        statement = insert.on_conflict_do_update(
-            index_elements=list(_ROLLUP_KEY),
-            set_={name: table.c[name] + insert.excluded[name] for name in _ROLLUP_SUMS},
-        )
-        await session.execute(statement, values)
+        await _upsert_adding(session, rollup, _ROLLUP_KEY, ROLLUP_COUNTERS, values)
+        if bins:
+            await _upsert_bins(session, sketch, project_id, sorted(bins.items()))
+
+
+def _add(
+    totals: dict[tuple[Any, ...], dict[str, Any]], key: tuple[Any, ...], counts: dict[str, Any]
+) -> None:
+    sums = totals.get(key)
+    if sums is None:
+        totals[key] = dict(counts)
+    else:
+        for name, value in counts.items():
+            sums[name] += value
+
+
+async def _upsert_adding(
+    session: AsyncSession,
+    model: type[HourlyRollup | DailyRollup | HourlySketch | DailySketch],
+    key: Sequence[str],
+    sums: Sequence[str],
+    values: list[dict[str, Any]],
+) -> None:
+    """INSERT the rows, or add their sums to the rows already there."""
+    table = model.__table__
+    insert = dialect_insert(session, model)
+    statement = insert.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: table.c[name] + insert.excluded[name] for name in sums},
+    )
+    await session.execute(statement, values)
+
+
+async def _upsert_bins(
+    session: AsyncSession,
+    model: type[HourlySketch | DailySketch],
+    project_id: str,
+    bins: list[tuple[tuple[Any, ...], int]],
+) -> None:
+    """`_upsert_adding` for bin counts, compiled once and run on the driver with tuples:
+    about four bins per event (two kinds, two tables) made SQLAlchemy's per-row
+    parameter handling a third of their cost. Only the period needs converting for
+    the driver, and a batch has few: each is converted once."""
+    table = model.__table__
+    dialect = session.get_bind().dialect
+    insert = dialect_insert(session, model)
+    statement = insert.on_conflict_do_update(
+        index_elements=list(_SKETCH_KEY), set_={"count": table.c.count + insert.excluded.count}
+    )
+    names = [*_SKETCH_KEY, "count"]
+    compiled = statement.compile(dialect=dialect, column_keys=names)
+    to_driver = table.c.period_start.type.dialect_impl(dialect).bind_processor(dialect)
+    periods = {key[0]: key[0] for key, _ in bins}
+    if to_driver is not None:
+        periods = {moment: to_driver(moment) for moment in periods}
+    # Each row as (project, period, developer, model, kind, bin, count), in SQL's order.
+    order = [names.index(name) for name in compiled.positiontup or ()]
+    rows = [(project_id, periods[key[0]], *key[1:], count) for key, count in bins]
+    if order != list(range(len(names))):
+        rows = [tuple(row[index] for index in order) for row in rows]
+    connection = await session.connection()
+    await connection.exec_driver_sql(compiled.string, rows)
 
 
 async def _fold_sessions(
@@ -150,7 +185,7 @@ async def _fold_sessions(
         current["started_at"] = min(current["started_at"], row["started_at"])
         current["ended_at"] = max(current["ended_at"], ended)
         current["developer_id"] = current["developer_id"] or row["developer_id"]
-        counts = _rollup_counts(row)
+        counts = rollup_counts(row)
         for name in _SESSION_SUMS:
             current[name] += counts[name]
     if not sessions:

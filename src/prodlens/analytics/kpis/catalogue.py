@@ -36,7 +36,10 @@ KPIS: tuple[KpiDefinition, ...] = (
     KpiDefinition("acceptance_rate", "Acceptance rate", "ratio", HIGHER, 0.30, 0.20, 20, True),
     KpiDefinition("error_rate", "Error rate", "ratio", LOWER, 0.02, 0.05, 20, True),
     KpiDefinition("latency_p50", "Latency p50", "ms", LOWER, 2000, 5000, 20),
+    KpiDefinition("latency_p90", "Latency p90", "ms", LOWER, 4000, 8000, 20),
     KpiDefinition("latency_p95", "Latency p95", "ms", LOWER, 5000, 10000, 20),
+    # The slowest 1 %: a sample of 100 calls before it says anything.
+    KpiDefinition("latency_p99", "Latency p99", "ms", LOWER, 10000, 30000, 100),
     KpiDefinition(
         "tokens_per_accepted_line", "Tokens per accepted line", "tokens/line", LOWER, 1000, 2500, 20
     ),

@@ -1,36 +1,31 @@
 """The raw sums KPIs are computed from (RawMetrics), in SQL.
 
-Everything here reads the rollups (hourly and daily), `llm_sessions`, `commits`
-and `pull_requests`, never the `events` table, so a query costs O(hours) or
-O(days) of the window, not O(events).
+Usage data is read by `usage.py` (rollups and sketches, and the events of the
+window's partial edge hours); delivery data from `commits` and `pull_requests`.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prodlens.analytics import latency
+from prodlens.analytics import sketches
 from prodlens.analytics import window as window_module
 from prodlens.analytics.formulas import counter_value, ratio
-from prodlens.analytics.models import (
-    ROLLUP_COUNTERS,
-    Commit,
-    DailyRollup,
-    HourlyRollup,
-    LlmSession,
-    PullRequest,
-)
+from prodlens.analytics.kpis.conditions import Filters, session_conditions
+from prodlens.analytics.kpis.usage import usage_sums
+from prodlens.analytics.models import ROLLUP_COUNTERS, Commit, LlmSession, PullRequest
 from prodlens.analytics.schemas import RawMetrics
 from prodlens.analytics.window import Window
 from prodlens.kit.db import plan_for_actual_parameters
 from prodlens.projects.models import Project
+
+PERCENTILES = (50, 90, 95, 99)
 
 # --- window and filters ----------------------------------------------------------------
 
@@ -38,44 +33,6 @@ from prodlens.projects.models import Project
 def resolve_window(since: datetime | None, until: datetime | None, *, now: datetime) -> Window:
     """KPIs use a rolling window: until defaults to now, since to 30 days before it."""
     return window_module.resolve_window(since, until, now=now, rolling=True)
-
-
-@dataclass(frozen=True)
-class Filters:
-    developer: str | None = None
-    model: str | None = None
-
-
-def rollup_conditions(
-    table: type[HourlyRollup] | type[DailyRollup],
-    project_id: str,
-    start: datetime,
-    until: datetime,
-    filters: Filters,
-) -> list[ColumnElement[bool]]:
-    conditions = [
-        table.project_id == project_id,
-        table.period_start >= start,
-        table.period_start < until,
-    ]
-    if filters.developer is not None:
-        conditions.append(table.developer_id == filters.developer)
-    if filters.model is not None:
-        conditions.append(table.model == filters.model)
-    return conditions
-
-
-def session_conditions(
-    project_id: str, start: datetime, until: datetime, filters: Filters
-) -> list[ColumnElement[bool]]:
-    conditions = [
-        LlmSession.project_id == project_id,
-        LlmSession.started_at >= start,
-        LlmSession.started_at < until,
-    ]
-    if filters.developer is not None:
-        conditions.append(LlmSession.developer_id == filters.developer)
-    return conditions
 
 
 def _author_is(column: Any, developer: str | None) -> list[ColumnElement[bool]]:
@@ -108,60 +65,23 @@ def model_allowed(model: str, allowed: Sequence[str]) -> bool:
 # --- raw metrics -----------------------------------------------------------------------
 
 
-async def _rollup_sums(
-    session: AsyncSession, project: Project, window: Window, filters: Filters
-) -> dict[str, Any]:
-    conditions = rollup_conditions(
-        HourlyRollup, project.id, window.hour_start, window.until, filters
-    )
-    known = HourlyRollup.developer_id != ""
-    columns = [
-        *(func.sum(getattr(HourlyRollup, name)).label(name) for name in ROLLUP_COUNTERS),
-        *(func.sum(getattr(HourlyRollup, name)).label(name) for name in latency.COLUMNS),
-        func.sum(case((known, HourlyRollup.cost_usd), else_=0)).label("developer_cost_usd"),
-        func.count(distinct(case((known, HourlyRollup.developer_id)))).label("developers"),
-    ]
-    row = (await session.execute(select(*columns).where(*conditions))).one()
-    return dict(row._mapping)
-
-
 async def _count(session: AsyncSession, statement: Select[Any]) -> int:
     return int(await session.scalar(statement) or 0)
 
 
-async def _distinct_developer_periods(
-    session: AsyncSession,
-    table: type[HourlyRollup] | type[DailyRollup],
-    conditions: list[ColumnElement[bool]],
-) -> int:
-    pairs = (
-        select(table.developer_id, table.period_start)
-        .where(*conditions, table.developer_id != "", table.events > 0)
-        .distinct()
-        .subquery()
-    )
-    return await _count(session, select(func.count()).select_from(pairs))
-
-
-async def _policy_counts(
-    session: AsyncSession, project: Project, window: Window, filters: Filters
-) -> tuple[int, int]:
-    """(calls with a known model, of which allowed): grouped by model, so O(models)."""
-    rows = await session.execute(
-        select(HourlyRollup.model, func.sum(HourlyRollup.events))
-        .where(
-            *rollup_conditions(HourlyRollup, project.id, window.hour_start, window.until, filters),
-            HourlyRollup.model != "",
-        )
-        .group_by(HourlyRollup.model)
-    )
+def _policy_counts(project: Project, calls_by_model: Mapping[str, int]) -> tuple[int, int]:
+    """(calls with a known model, of which allowed)."""
     calls = compliant = 0
-    for model, events in rows.all():
-        calls += int(events or 0)
+    for model, events in calls_by_model.items():
+        calls += events
         # No policy: every model is allowed (Project.allowed_models empty means "any").
         if not project.allowed_models or model_allowed(model, project.allowed_models):
-            compliant += int(events or 0)
+            compliant += events
     return calls, compliant
+
+
+def _percentiles(kind: str, bins: Mapping[int, int]) -> dict[str, float | None]:
+    return {f"{kind}_p{p}_ms": sketches.quantile(bins, p / 100) for p in PERCENTILES}
 
 
 async def _delivery(
@@ -224,23 +144,28 @@ async def _delivery(
 async def raw_metrics(
     session: AsyncSession, project: Project, window: Window, filters: Filters
 ) -> RawMetrics:
+    """Exactly `[since, until)`, whatever the minutes of either edge."""
     await plan_for_actual_parameters(session)
-    sums = await _rollup_sums(session, project, window, filters)
-    hourly = rollup_conditions(HourlyRollup, project.id, window.hour_start, window.until, filters)
-    daily = rollup_conditions(DailyRollup, project.id, window.day_start, window.until, filters)
+    usage = await usage_sums(session, project.id, window.usage_spans, filters)
     sessions = developer_sessions = None
     if filters.model is None:  # sessions span models: a model filter cannot apply to them
         counts = (
             await session.execute(
                 select(func.count(), func.count(LlmSession.developer_id)).where(
-                    *session_conditions(project.id, window.hour_start, window.until, filters)
+                    *session_conditions(project.id, window.since, window.until, filters)
                 )
             )
         ).one()
         sessions, developer_sessions = int(counts[0]), int(counts[1])
-    policy_calls, compliant_calls = await _policy_counts(session, project, window, filters)
-    counters: dict[str, Any] = {name: counter_value(name, sums[name]) for name in ROLLUP_COUNTERS}
+    policy_calls, compliant_calls = _policy_counts(project, usage.calls_by_model)
+    counters: dict[str, Any] = {
+        name: counter_value(name, usage.counters[name]) for name in ROLLUP_COUNTERS
+    }
     latency_ms_sum = counters.pop("latency_ms_sum")  # reported as the mean
+    percentiles: dict[str, Any] = {
+        **_percentiles("latency", usage.bins["latency"]),
+        **_percentiles("ttft", usage.bins["ttft"]),
+    }
     return RawMetrics(
         project_id=project.id,
         since=window.since,
@@ -249,13 +174,13 @@ async def raw_metrics(
         model=filters.model,
         **counters,
         acceptance_unknown=counters["events"] - counters["accepted"] - counters["rejected"],
-        developer_cost_usd=float(sums["developer_cost_usd"] or 0),
+        developer_cost_usd=usage.developer_cost_usd,
         latency_mean_ms=ratio(latency_ms_sum, counters["latency_count"]),
-        latency_histogram=[int(sums[name] or 0) for name in latency.COLUMNS],
-        latency_edges_ms=list(latency.EDGES_MS),
-        active_developers=int(sums["developers"] or 0),
-        active_developer_hours=await _distinct_developer_periods(session, HourlyRollup, hourly),
-        developer_days=await _distinct_developer_periods(session, DailyRollup, daily),
+        **percentiles,
+        ttft_count=sum(usage.bins["ttft"].values()),
+        active_developers=len(usage.developers),
+        active_developer_hours=usage.developer_hours,
+        developer_days=usage.developer_days,
         sessions=sessions,
         developer_sessions=developer_sessions,
         policy_active=bool(project.allowed_models),

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prodlens.analytics import formulas, latency
+from prodlens.analytics import formulas
 from prodlens.analytics.kpis.catalogue import KPIS, Target, status_of
-from prodlens.analytics.kpis.queries import Filters, raw_metrics
+from prodlens.analytics.kpis.conditions import Filters
+from prodlens.analytics.kpis.queries import raw_metrics
 from prodlens.analytics.kpis.targets import effective_targets
 from prodlens.analytics.schemas import Kpi, KpiReport, RawMetrics
 from prodlens.analytics.window import Window
@@ -18,7 +19,6 @@ from prodlens.projects.models import Project
 
 def kpi_values(raw: RawMetrics, window: Window) -> dict[str, tuple[float | None, int]]:
     """(value, sample size) per KPI, from the raw sums alone."""
-    histogram = raw.latency_histogram
     # Sessions are not counted under a model filter (they span models): no value then.
     sessions = raw.developer_sessions
     return {
@@ -33,8 +33,10 @@ def kpi_values(raw: RawMetrics, window: Window) -> dict[str, tuple[float | None,
             raw.accepted + raw.rejected,
         ),
         "error_rate": (formulas.error_rate(raw.errors, raw.events), raw.events),
-        "latency_p50": (latency.percentile(histogram, 0.50), raw.latency_count),
-        "latency_p95": (latency.percentile(histogram, 0.95), raw.latency_count),
+        "latency_p50": (raw.latency_p50_ms, raw.latency_count),
+        "latency_p90": (raw.latency_p90_ms, raw.latency_count),
+        "latency_p95": (raw.latency_p95_ms, raw.latency_count),
+        "latency_p99": (raw.latency_p99_ms, raw.latency_count),
         "tokens_per_accepted_line": (
             formulas.tokens_per_accepted_line(raw.total_tokens, raw.lines_accepted),
             raw.lines_accepted,
