@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from prodlens.analytics.demo import store
-from prodlens.analytics.demo.generator import generate_data
+from prodlens.analytics.demo.generator import LAG_DAYS, generate_data
 from prodlens.config import Settings
 from tests.harness import Harness
 
@@ -149,3 +149,34 @@ def test_only_the_development_profile_wants_the_demo(monkeypatch: pytest.MonkeyP
     assert not store.wanted_on_empty_database(settings(env="production", secret_key=strong))
     monkeypatch.setenv("PRODLENS_DEMO_ON_EMPTY", "false")
     assert not store.wanted_on_empty_database(settings(env="development"))
+
+
+async def test_the_insights_find_what_was_planted_and_nothing_else(harness: Harness) -> None:
+    """The demo's insights page (the default window: 60 days) shows the documented
+    lagged relation, the provider incident and the runaway developer-day, and
+    nothing else (the runaway day also shows in the team's daily totals)."""
+    result = await _generate(harness, days=60, seed=7)
+    planted = generate_data(seed=7, days=60, now=harness.clock.now())
+    login = await harness.login(result.username, result.password)
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    response = await harness.client.get(
+        f"/api/v1/projects/{result.project_id}/insights", headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # Whole days only: today, still under way, is left out unless it is exactly midnight.
+    now = harness.clock.now()
+    at_midnight = now == datetime.combine(now.date(), datetime.min.time(), UTC)
+    assert body["days"] == (60 if at_midnight else 59)
+    # Commits follow AI activity two working days later; merged PRs do not follow it.
+    assert body["headline"]["kind"] == "correlation"
+    assert body["headline"]["evidence"]["metric"] == "commits"
+    assert body["headline"]["evidence"]["lag"] == LAG_DAYS == 2
+    assert [m["best_lag"] for m in body["correlations"]] == [2, None]
+    assert [f["kind"] for f in body["findings"]].count("correlation") == 1
+    # The incident and the runaway developer-day, and no other anomaly.
+    found = {s["name"]: [o["key"] for o in s["outliers"]] for s in body["anomalies"]["series"]}
+    developer, spike_day = planted.spike
+    assert found["daily_error_rate"] == [planted.incident_day.isoformat()]
+    assert found["developer_day_events"] == [f"{developer}@{spike_day.isoformat()}"]
+    assert set(found["daily_events"] + found["daily_cost_usd"]) <= {spike_day.isoformat()}

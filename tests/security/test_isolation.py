@@ -75,10 +75,20 @@ PROJECT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | list[Any] | No
     ("GET", "/api/v1/projects/{project_id}/developers"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/developers/{developer_id}"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/insights"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/insights/interventions"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/calendar"): ("viewer", None),
+    ("PUT", "/api/v1/projects/{project_id}/calendar"): (
+        "maintainer",
+        {"working_days": [0, 1, 2, 3, 4], "holidays": []},
+    ),
     ("GET", "/api/v1/projects/{project_id}/exports/events"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/exports/timeseries"): ("viewer", None),
 }
 LOWER = {"maintainer": "viewer", "owner": "maintainer"}
+# Query parameters a route requires, so the control request is accepted.
+QUERIES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/projects/{project_id}/insights/interventions"): "?date=2025-01-06",
+}
 
 ADMIN_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/users"): None,
@@ -121,8 +131,8 @@ class World:
     ids: dict[str, str]
     secrets: list[str]  # what must never show up for outsiders
 
-    def url(self, path: str) -> str:
-        return path.format(**self.ids)
+    def url(self, path: str, method: str = "GET") -> str:
+        return path.format(**self.ids) + QUERIES.get((method, path), "")
 
 
 @pytest.fixture
@@ -183,7 +193,7 @@ async def test_s31_non_members_get_404(
 ) -> None:
     _, body = PROJECT_ROUTES[(method, path)]
     response = await harness.client.request(
-        method, world.url(path), json=body, headers=world.roles["stranger"].headers
+        method, world.url(path, method), json=body, headers=world.roles["stranger"].headers
     )
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "projects.not_found"
@@ -200,7 +210,7 @@ async def test_s31_lower_roles_get_403(
     required, body = PROJECT_ROUTES[(method, path)]
     lower = world.roles[LOWER[required]]
     response = await harness.client.request(
-        method, world.url(path), json=body, headers=lower.headers
+        method, world.url(path, method), json=body, headers=lower.headers
     )
     assert response.status_code == 403, response.text
     assert response.json()["code"] == "projects.role_required"
@@ -213,7 +223,7 @@ async def test_s31_the_required_role_is_enough(
     """The control: the same request succeeds for a member with the required role."""
     required, body = PROJECT_ROUTES[(method, path)]
     response = await harness.client.request(
-        method, world.url(path), json=body, headers=world.roles[required].headers
+        method, world.url(path, method), json=body, headers=world.roles[required].headers
     )
     assert response.status_code < 300, response.text
 

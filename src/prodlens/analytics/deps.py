@@ -2,7 +2,9 @@
 
 KPIs compare like with like, so their window is rolling (30 x 24 hours before
 `until`); the daily views cover whole UTC calendar days (the last 30, today
-included). Both take `since` and `until` and raise InvalidWindow.
+included; insights the last 60: about 21 working days in 30 are too few for a
+lagged relation to be told from noise). All take `since` and `until` and raise
+InvalidWindow.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from fastapi import Depends, Query
 from prodlens.analytics import kpis
 from prodlens.analytics.window import Window, resolve_window
 from prodlens.kit.deps import ClockDep
+
+INSIGHTS_DAYS = 60
 
 Since = Annotated[
     datetime | None,
@@ -31,9 +35,14 @@ def _calendar_days(clock: ClockDep, since: Since = None, until: Until = None) ->
     return resolve_window(since, until, now=clock.now())
 
 
+def _insights_days(clock: ClockDep, since: Since = None, until: Until = None) -> Window:
+    return resolve_window(since, until, now=clock.now(), default_days=INSIGHTS_DAYS)
+
+
 def _rolling_window(clock: ClockDep, since: RollingSince = None, until: Until = None) -> Window:
     return kpis.resolve_window(since, until, now=clock.now())
 
 
 CalendarDaysDep = Annotated[Window, Depends(_calendar_days)]
+InsightsDaysDep = Annotated[Window, Depends(_insights_days)]
 RollingWindowDep = Annotated[Window, Depends(_rolling_window)]

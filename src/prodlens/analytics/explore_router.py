@@ -7,23 +7,24 @@ rules live in sessions.py, profiles.py, insights/ and exports.py.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from prodlens.analytics import exports, insights, profiles, schemas, sessions
-from prodlens.analytics.deps import CalendarDaysDep
+from prodlens.analytics import calendar, exports, insights, profiles, schemas, sessions
+from prodlens.analytics.deps import CalendarDaysDep, InsightsDaysDep
+from prodlens.analytics.insights import interventions
 from prodlens.analytics.window import InvalidWindow, bounded
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
-from prodlens.kit.deps import DatabaseDep
+from prodlens.kit.deps import ClockDep, DatabaseDep
 from prodlens.kit.errors import problem_responses
 from prodlens.kit.pagination import InvalidSort, Page, PageDep
-from prodlens.projects.deps import SCOPED, ProjectReader
+from prodlens.projects.deps import SCOPED, ProjectMaintainer, ProjectReader
 
 router = APIRouter(
     prefix="/api/v1/projects/{project_id}",
@@ -169,23 +170,99 @@ async def get_developer_profile(
     response_model=schemas.InsightsReport,
     summary="Lagged correlation of AI activity with delivery, anomalies, findings",
     description=(
-        "Pearson and Spearman correlation of daily events with daily commits and merged PRs "
-        "at lags 0..max_lag (activity leading), Benjamini-Hochberg across lags; robust "
-        "z-score anomalies per day and per developer." + WINDOW_NOTE
+        "Daily events against daily commits and merged PRs at lags 0..max_lag working days "
+        "(activity leading), on working days only, after weekday effects, the trend and "
+        "autocorrelation are taken out; Benjamini-Hochberg across every test. Anomalies: "
+        "days and developer-days far above their calendar-aware baselines, the threshold "
+        "corrected for the number of points examined. Observational. See docs/metrics.md. "
+        "Default window: the last 60 UTC days, today included; at most 366 days."
     ),
     responses=problem_responses(InvalidWindow),
 )
 async def get_insights(
     context: ProjectReader,
     session: SessionDep,
-    window: CalendarDaysDep,
+    window: InsightsDaysDep,
     max_lag: Annotated[int, Query(ge=0, le=14)] = insights.DEFAULT_MAX_LAG,
-    threshold: Annotated[
-        float, Query(gt=0, le=100, description="Flag |robust z| above this.")
-    ] = insights.DEFAULT_THRESHOLD,
 ) -> schemas.InsightsReport:
-    return await insights.build_report(
-        session, context.project.id, window, max_lag=max_lag, threshold=threshold
+    return await insights.build_report(session, context.project, window, max_lag=max_lag)
+
+
+@router.get(
+    "/calendar",
+    tags=["insights"],
+    response_model=schemas.CalendarPublic,
+    summary="The project's working calendar: working weekdays and holidays",
+)
+async def get_calendar(context: ProjectReader) -> schemas.CalendarPublic:
+    return calendar.calendar_public(context.project)
+
+
+@router.put(
+    "/calendar",
+    tags=["insights"],
+    response_model=schemas.CalendarPublic,
+    summary="Set the working weekdays and holidays the insights use (maintainers)",
+)
+async def put_calendar(
+    body: schemas.CalendarUpdate, context: ProjectMaintainer, session: SessionDep, clock: ClockDep
+) -> schemas.CalendarPublic:
+    return await calendar.set_calendar(session, context.project, body, clock=clock)
+
+
+@router.get(
+    "/insights/interventions",
+    tags=["insights"],
+    response_model=schemas.InterventionReport,
+    summary="What changed when developers adopted a tool or model on a date (observational)",
+    description=(
+        "Each KPI before and after `date`: difference-in-differences of the adopters against "
+        "the other developers (the developer is the unit; Welch t), or, without a comparison "
+        "group, the level shift beyond the team's own trend (segmented regression, "
+        "Newey-West). 95 % intervals, sample sizes, working days of the project's calendar "
+        "only. Observational: not proof of cause."
+    ),
+    responses=problem_responses(
+        interventions.UnknownAdopters, interventions.InvalidAdopters, InvalidWindow
+    ),
+)
+async def get_intervention_analysis(
+    context: ProjectReader,
+    session: SessionDep,
+    clock: ClockDep,
+    adoption_date: Annotated[
+        date, Query(alias="date", description="First UTC day of the after period.")
+    ],
+    adopters: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=interventions.MAX_ADOPTERS * 130,
+            description="Comma-separated developer ids, at most "
+            f"{interventions.MAX_ADOPTERS}. Without it: the team against its own trend.",
+        ),
+    ] = None,
+    days: Annotated[
+        int,
+        Query(
+            ge=interventions.MIN_DAYS,
+            le=interventions.MAX_DAYS,
+            description="Length of the before and of the after period, in calendar days.",
+        ),
+    ] = interventions.DEFAULT_DAYS,
+    metric: Annotated[
+        list[schemas.InterventionMetric] | None,
+        Query(description="KPIs to analyse (repeat the parameter); default all."),
+    ] = None,
+) -> schemas.InterventionReport:
+    return await interventions.build_report(
+        session,
+        context.project,
+        on=adoption_date,
+        adopters=interventions.parse_adopters(adopters),
+        days=days,
+        metrics=metric,
+        today=clock.now().date(),
     )
 
 

@@ -2,10 +2,14 @@
 
 Seven developers with their own habits (models, acceptance, hours, time zones)
 use five models over the last N days: weekday-heavy, in working hours, with an
-adoption trend, a provider incident and one unusually busy day, so that every
-KPI, chart and insight has something to show. Commits and pull requests follow
-each developer's AI activity of the day before, loosely, so the lagged
-correlation finds a signal without it being obvious.
+adoption trend and busy and quiet spells the whole team shares, so that every KPI
+and chart has something to show. Three things are planted for the insights to
+find, and nothing else (docs/demo.md):
+
+- commits follow the team's AI activity of two working days before (LAG_DAYS);
+  merged pull requests do not follow it;
+- a provider incident: on one working day a third of Anthropic calls fail;
+- one runaway developer-day: one developer makes five times their usual calls.
 
 The same seed gives the same data (apart from the dates, which end today).
 """
@@ -15,13 +19,19 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 DEMO_SOURCE = "demo"  # the events' `source`: generated, never confused with real ingest
 DEFAULT_DAYS = 60
 DEFAULT_SEED = 7
 REPOS = ["acme/checkout-service", "acme/web-app"]
+LAG_DAYS = 2  # commits follow the team's AI activity this many working days later
+_TEAM_PHI = 0.4  # day-to-day persistence of the team's busy and quiet spells
+_TEAM_SD = 0.5  # their spread, on the log scale
+_COMMIT_LIFT = 2.0  # how strongly commits follow the lagged activity (log scale)
+_CALLS_PER_SESSION = 2.5  # mean calls of a working session
+_RUNAWAY = 25  # the runaway developer-day: an agent loop making this many times the usual calls
 
 
 @dataclass(frozen=True)
@@ -119,13 +129,23 @@ class DemoData:
     events: list[dict[str, Any]]
     commits: list[dict[str, Any]]
     pull_requests: list[dict[str, Any]]
+    incident_day: date  # what the insights should find, besides the lagged relation
+    spike: tuple[str, date]  # (developer, day)
 
 
 def generate_data(*, seed: int, days: int, now: datetime) -> DemoData:
     """`days` days of data ending at `now`; the same seed, the same data."""
     generator = _Generator(seed, days, now)
     generator.run()
-    return DemoData(generator.events, generator.commits, generator.pulls)
+    first = generator.first_day.date()
+    spike_day, spike_developer = generator.spike
+    return DemoData(
+        generator.events,
+        generator.commits,
+        generator.pulls,
+        incident_day=first + timedelta(days=generator.incident_day),
+        spike=(spike_developer, first + timedelta(days=spike_day)),
+    )
 
 
 class _Generator:
@@ -142,9 +162,10 @@ class _Generator:
         self.pulls: list[dict[str, Any]] = []
         self._sessions = 0
         busy = [d for d in range(days) if self._weekday(d)] or [0]
-        # One provider incident and one developer's unusually busy day: anomalies to find.
-        self.incident_day = busy[len(busy) // 3]
-        self.spike = (busy[(2 * len(busy)) // 3], self.rng.choice(DEVELOPERS).login)
+        # The provider incident and the runaway developer-day: on working days.
+        # In the last 30 days, so the default insights window shows them.
+        self.incident_day = busy[(3 * len(busy)) // 5]
+        self.spike = (busy[(4 * len(busy)) // 5], self.rng.choice(DEVELOPERS).login)
 
     def _weekday(self, day: int) -> bool:
         return (self.first_day + timedelta(days=day)).weekday() < 5
@@ -166,42 +187,50 @@ class _Generator:
         return start + timedelta(seconds=self.rng.uniform(0, 59))
 
     def run(self) -> None:
-        intensity = {developer.login: 1.0 for developer in DEVELOPERS}
+        rng = self.rng
+        team = 0.0  # the team's busy-ness on the log scale: an AR(1), so spells persist
+        shocks = _TEAM_SD * math.sqrt(1 - _TEAM_PHI**2)
+        working_days: list[float] = []  # the team's busy-ness on each working day so far
         for day in range(self.days):
             weekday = self._weekday(day)
             # Adoption grows over the period: from 75% to 120% of each developer's habit.
             trend = 0.75 + 0.45 * day / max(self.days - 1, 1)
+            team = _TEAM_PHI * team + rng.gauss(0, shocks)
+            lead = rng.gauss(0, _TEAM_SD)  # weekends and the first days: no lagged activity
+            if weekday:
+                working_days.append(team)
+                if len(working_days) > LAG_DAYS:
+                    lead = working_days[-1 - LAG_DAYS]
+            lift = math.exp(_COMMIT_LIFT * lead - (_COMMIT_LIFT * _TEAM_SD) ** 2 / 2)
             for developer in DEVELOPERS:
-                previous = intensity[developer.login]
-                today = 0.55 * previous + 0.45 * self.rng.lognormvariate(0, 0.45)
-                intensity[developer.login] = today
-                working = self.rng.random() < (0.92 if weekday else 0.1)
-                if not working:
-                    continue
-                sessions = self._poisson(developer.sessions_per_day * today * trend)
-                if (day, developer.login) == self.spike:
-                    sessions = sessions * 3 + 4
-                for _ in range(sessions):
+                runaway = (day, developer.login) == self.spike
+                if rng.random() >= (0.92 if weekday else 0.1) and not runaway:
+                    continue  # not working today
+                usual = 2 * developer.sessions_per_day * math.exp(team) * trend
+                for _ in range(self._poisson(usual * rng.lognormvariate(0, 0.2))):
                     self._session(day, developer)
-                # Delivery follows yesterday's AI activity more than today's.
-                lift = 0.45 + 0.4 * previous + 0.15 * today
+                if runaway:
+                    self._session(day, developer, calls=int(_RUNAWAY * usual * _CALLS_PER_SESSION))
                 for _ in range(self._poisson(developer.commits_per_day * lift)):
                     self._commit(day, developer)
-                if self.rng.random() < min(0.08 + 0.14 * previous, 0.5):
+                if rng.random() < 0.16:  # pull requests: unrelated to AI activity
                     self._pull_request(day, developer)
         self._number_pull_requests()
 
-    def _session(self, day: int, developer: Developer) -> None:
+    def _session(self, day: int, developer: Developer, calls: int | None = None) -> None:
+        """A working session of calls; `calls` given: an agent loop, calls seconds apart."""
         self._sessions += 1
         session_id = f"demo-{self.seed}-s{self._sessions:05d}"
         model = self._pick(developer.models)
         at = self._working_time(day, developer)
-        calls = 1 + self._poisson(3.5)
+        loop = calls is not None
+        if calls is None:
+            calls = 1 + self._poisson(_CALLS_PER_SESSION - 1)
         for call in range(calls):
             if at > self.now - timedelta(minutes=1):
                 return  # the demo ends now: ingest refuses events from the future
             self.events.append(self._event(day, developer, model, session_id, at, first=call == 0))
-            at += timedelta(seconds=self.rng.uniform(20, 420))
+            at += timedelta(seconds=self.rng.uniform(5, 30) if loop else self.rng.uniform(20, 420))
 
     def _event(
         self,
@@ -228,7 +257,7 @@ class _Generator:
             cache_write = int(prompt * rng.uniform(0.3, 0.6))
         latency = rng.lognormvariate(math.log(profile.latency_ms * (0.4 + 0.6 * scale)), 0.5)
         incident = day == self.incident_day and profile.provider == "anthropic"
-        error_rate = 0.025 + (0.3 if incident else 0)
+        error_rate = 0.6 if incident else 0.025
         event: dict[str, Any] = {
             "event_id": f"demo-{self.seed}-e{len(self.events):06d}",
             "session_id": session_id,

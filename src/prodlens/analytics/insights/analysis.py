@@ -1,28 +1,26 @@
-"""The statistics of an insights report: pure functions of its series, run in a
-worker thread because SciPy is CPU-bound. NumPy and SciPy are imported here and
-nowhere else on the request path, so they load with the first report, not at
-start-up (the package's __init__ imports this module lazily).
+"""The statistics of an insights report: pure functions of its series and the
+project's calendar, run in a worker thread because SciPy is CPU-bound. NumPy and
+SciPy are imported here (and in correlation.py, anomalies.py) and nowhere else on
+the request path, so they load with the first report, not at start-up.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from prodlens.analytics.calendar import WorkCalendar
+from prodlens.analytics.insights import anomalies, correlation
 from prodlens.analytics.insights.findings import describe
 from prodlens.analytics.insights.series import Series
 from prodlens.analytics.schemas import (
     ALPHA,
-    MIN_POINTS,
+    EFFECT_FLOOR,
+    MIN_ACTIVE_DAYS,
     AnalysisStatus,
     Anomalies,
-    AnomalyScope,
     AnomalySeries,
-    AnomalySeriesName,
     Correlation,
     DeliveryMetric,
     LagResult,
@@ -30,177 +28,139 @@ from prodlens.analytics.schemas import (
     Outlier,
 )
 
-# 0.6745 is the 0.75 quantile of the standard normal: it makes MAD comparable to a
-# standard deviation; 1.253314 (sqrt(pi/2)) does the same for the mean absolute deviation.
-_MAD_SCALE = 0.6745
-_MEANAD_SCALE = 1.253314
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
+_DELIVERY: tuple[DeliveryMetric, ...] = ("commits", "merged_prs")
 
 
 def _untested(lag: int, n: int, status: AnalysisStatus) -> LagResult:
+    empty = Correlation(r=None, p=None, q=None)
     return LagResult(
         lag=lag,
         n=n,
+        n_effective=None,
         status=status,
-        pearson=Correlation(r=None, p=None, q=None),
-        spearman=Correlation(r=None, p=None, q=None),
+        pearson=empty,
+        spearman=empty,
         significant=False,
     )
 
 
-def _lag_result(
-    activity: np.ndarray[Any, Any], delivery: np.ndarray[Any, Any], lag: int
-) -> LagResult:
-    x = activity[: len(activity) - lag]
-    y = delivery[lag:]
-    n = len(x)
-    if n < MIN_POINTS:
-        return _untested(lag, n, "insufficient_data")
-    # A constant series has no correlation to speak of (SciPy would warn and answer NaN).
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return _untested(lag, n, "constant_input")
-    pearson = stats.pearsonr(x, y)
-    spearman = stats.spearmanr(x, y)
-    return LagResult(
-        lag=lag,
-        n=n,
-        status="ok",
-        pearson=Correlation(r=_finite(pearson.statistic), p=_finite(pearson.pvalue), q=None),
-        spearman=Correlation(r=_finite(spearman.statistic), p=_finite(spearman.pvalue), q=None),
-        significant=False,
-    )
-
-
-def _adjust(results: list[LagResult], method: Literal["pearson", "spearman"]) -> None:
-    """Benjamini-Hochberg across the lags that have a p-value."""
-    tested = [r for r in results if getattr(r, method).p is not None]
-    if not tested:
-        return
-    pvalues = np.array([getattr(r, method).p for r in tested], dtype=float)
-    qvalues = stats.false_discovery_control(pvalues, method="bh")
-    for result, q in zip(tested, qvalues, strict=True):
-        getattr(result, method).q = float(q)
-
-
-def correlate(
-    metric: DeliveryMetric,
-    activity: Sequence[float],
-    delivery: Sequence[float],
-    max_lag: int,
-) -> MetricCorrelation:
-    x = np.asarray(activity, dtype=float)
-    y = np.asarray(delivery, dtype=float)
-    lags = [_lag_result(x, y, lag) for lag in range(max_lag + 1)]
-    _adjust(lags, "pearson")
-    _adjust(lags, "spearman")
-    for result in lags:
-        q = result.spearman.q
-        result.significant = q is not None and q < ALPHA
-    significant = [r for r in lags if r.significant]
-    best = min(
-        significant,
-        key=lambda r: (r.spearman.q or 0.0, -abs(r.spearman.r or 0.0), r.lag),
-        default=None,
-    )
-    statuses = {r.status for r in lags}
-    status: AnalysisStatus = "constant_input"
-    if "ok" in statuses:
-        status = "ok"
-    elif statuses == {"insufficient_data"}:
-        status = "insufficient_data"
-    return MetricCorrelation(
-        metric=metric,
-        status=status,
-        total=int(y.sum()),
-        lags=lags,
-        best_lag=best.lag if best else None,
-    )
-
-
-def robust_z(
-    name: AnomalySeriesName,
-    scope: AnomalyScope,
-    values: dict[str, float],
-    threshold: float,
-) -> AnomalySeries:
-    keys = list(values)
-    x = np.asarray([values[key] for key in keys], dtype=float)
-    if len(x) < MIN_POINTS:
-        return AnomalySeries(
-            name=name,
-            scope=scope,
-            status="insufficient_data",
-            n=len(x),
-            median=None,
-            mad=None,
-            method=None,
-            outliers=[],
-        )
-    median = float(np.median(x))
-    mad = float(stats.median_abs_deviation(x))
-    deviation = x - median
-    if mad > 0:
-        z = _MAD_SCALE * deviation / mad
-        method: Literal["mad", "meanad"] = "mad"
-    else:
-        mean_ad = float(np.mean(np.abs(deviation)))
-        if mean_ad == 0:  # every value the same: nothing stands out
-            return AnomalySeries(
-                name=name,
-                scope=scope,
-                status="constant_input",
-                n=len(x),
-                median=median,
-                mad=mad,
-                method=None,
-                outliers=[],
+def correlations(
+    series: Series, working: np.ndarray[Any, Any], weekdays: np.ndarray[Any, Any], max_lag: int
+) -> list[MetricCorrelation]:
+    deliveries = {"commits": series.commits, "merged_prs": series.merged_prs}
+    tested = correlation.correlate_all(series.activity, deliveries, working, weekdays, max_lag)
+    # One family: every (metric, lag) the report tests, for each coefficient.
+    family = [(metric, test) for metric in _DELIVERY for test in tested[metric].tests.values()]
+    q_pearson = correlation.benjamini_hochberg([test.p for _, test in family])
+    q_spearman = correlation.benjamini_hochberg([test.spearman_p for _, test in family])
+    q_of = {
+        (metric, test.lag): (qp, qs)
+        for (metric, test), qp, qs in zip(family, q_pearson, q_spearman, strict=True)
+    }
+    pairs = max(int(np.count_nonzero(working)) - 1, 0)  # prewhitening uses the first day
+    results = []
+    for metric in _DELIVERY:
+        outcome = tested[metric]
+        values = np.asarray(deliveries[metric], dtype=float)
+        lags = []
+        for lag in range(max_lag + 1):
+            test = outcome.tests.get(lag)
+            if test is None:
+                lags.append(
+                    _untested(lag, max(pairs - lag, 0), outcome.reason or "insufficient_data")
+                )
+                continue
+            qp, qs = q_of[(metric, lag)]
+            lags.append(
+                LagResult(
+                    lag=lag,
+                    n=test.n,
+                    n_effective=round(test.n_eff, 1),
+                    status="ok",
+                    pearson=Correlation(
+                        r=test.r, p=test.p, q=qp, ci_low=test.ci[0], ci_high=test.ci[1]
+                    ),
+                    spearman=Correlation(r=test.spearman_r, p=test.spearman_p, q=qs),
+                    significant=qp < ALPHA and abs(test.r) >= EFFECT_FLOOR,
+                )
             )
-        z = deviation / (_MEANAD_SCALE * mean_ad)
-        method = "meanad"
-    outliers = [
-        Outlier(key=key, value=float(value), z=float(score))
-        for key, value, score in zip(keys, x, z, strict=True)
-        if abs(score) > threshold
+        significant = [lag for lag in lags if lag.significant]
+        best = max(significant, key=lambda lag: abs(lag.pearson.r or 0.0), default=None)
+        results.append(
+            MetricCorrelation(
+                metric=metric,
+                status="ok" if outcome.tests else outcome.reason or "insufficient_data",
+                total=int(values.sum()),
+                active_days=int(np.count_nonzero(values[working] > 0)),
+                lags=lags,
+                best_lag=best.lag if best else None,
+            )
+        )
+    return results
+
+
+def anomaly_report(series: Series, working: np.ndarray[Any, Any]) -> Anomalies:
+    days = series.days
+    examined = [
+        anomalies.day_counts("daily_events", series.activity, days, working),
+        anomalies.day_cost(series.daily_cost, days, working),
+        anomalies.day_errors(series.daily_errors, series.activity, days, working),
+        anomalies.developer_counts("developer_day_events", series.developer_events, days, working),
     ]
-    outliers.sort(key=lambda outlier: -abs(outlier.z))
-    return AnomalySeries(
-        name=name,
-        scope=scope,
-        status="ok",
-        n=len(x),
-        median=median,
-        mad=mad,
-        method=method,
-        outliers=outliers,
+    points = sum(len(result.points) for result in examined)
+    threshold = ALPHA / max(points, 1)
+    shown = []
+    for result in examined:
+        flagged = sorted(
+            (point for point in result.points if anomalies.flagged(point, result, threshold)),
+            key=lambda point: point.p,
+        )
+        shown.append(
+            AnomalySeries(
+                name=result.name,
+                scope=result.scope,
+                method=result.method,
+                status=result.status,
+                n=len(result.points),
+                spread=result.spread,
+                outliers=[
+                    Outlier(
+                        key=point.day.isoformat()
+                        if point.developer is None
+                        else f"{point.developer}@{point.day.isoformat()}",
+                        day=point.day,
+                        developer=point.developer,
+                        value=point.value,
+                        expected=point.expected,
+                        p=point.p,
+                    )
+                    for point in flagged
+                ],
+            )
+        )
+    return Anomalies(
+        points=points,
+        threshold_p=threshold,
+        min_ratio=anomalies.MIN_RATIO,
+        series=shown,
     )
 
 
-def analyze(series: Series, *, max_lag: int, threshold: float) -> dict[str, Any]:
+def analyze(series: Series, calendar: WorkCalendar, *, max_lag: int) -> dict[str, Any]:
     """All the statistics of a report, from its series. CPU-bound: run it in a thread."""
-    correlations = [
-        correlate("commits", series.activity, series.commits, max_lag),
-        correlate("merged_prs", series.activity, series.merged_prs, max_lag),
-    ]
-    keys = [day.isoformat() for day in series.days]
-    anomaly_series = [
-        robust_z(
-            "daily_cost_usd", "day", dict(zip(keys, series.daily_cost, strict=True)), threshold
-        ),
-        robust_z("daily_events", "day", dict(zip(keys, series.activity, strict=True)), threshold),
-        robust_z("developer_cost_usd", "developer", series.developer_cost, threshold),
-    ]
-    findings, recommendations = describe(
-        correlations, anomaly_series, days=len(series.days), threshold=threshold
-    )
-    insufficient = len(series.days) < MIN_POINTS
+    working = np.array(calendar.working(series.days), dtype=bool)
+    weekdays = np.array([day.weekday() for day in series.days], dtype=int)
+    found = correlations(series, working, weekdays, max_lag)
+    unusual = anomaly_report(series, working)
+    working_days = int(np.count_nonzero(working))
+    findings, recommendations, headline = describe(found, unusual, working_days=working_days)
     return {
         "days": len(series.days),
-        "status": "insufficient_data" if insufficient else "ok",
-        "correlations": correlations,
-        "anomalies": Anomalies(threshold=threshold, series=anomaly_series),
+        "working_days": working_days,
+        "status": "insufficient_data" if working_days < MIN_ACTIVE_DAYS else "ok",
+        "correlations": found,
+        "headline": headline,
+        "anomalies": unusual,
         "findings": findings,
         "recommendations": recommendations,
     }

@@ -1,5 +1,6 @@
-"""The daily series an insights report is computed from: AI activity, delivery and
-cost per UTC day of the window, zero-filled, and cost per developer.
+"""The daily series an insights report is computed from: AI activity, errors,
+delivery and cost per whole UTC day of the window, and events and cost per developer
+and day, all zero-filled.
 
 All read from the daily rollups, commits and pull requests: O(days) or O(delivery
 items), never O(events).
@@ -33,7 +34,9 @@ class Series:
     commits: list[float]
     merged_prs: list[float]
     daily_cost: list[float]
-    developer_cost: dict[str, float]
+    daily_errors: list[float]
+    developer_events: dict[str, list[float]]  # per day of `days`
+    developer_cost: dict[str, list[float]]
 
 
 async def _count_by_day(
@@ -53,23 +56,53 @@ async def _count_by_day(
     return {as_date(value): float(count) for value, count in rows}
 
 
-async def load_series(session: AsyncSession, project_id: str, window: Window) -> Series:
+def whole_days(window: Window) -> list[date]:
+    """The days the window covers entirely: a partial day (today, by default) is not
+    comparable with whole ones, so the statistics leave it out."""
     days = window.days
-    sums = await daily_rollup_sums(session, project_id, window, columns=("events", "cost_usd"))
+    if window.since > window.day_start:
+        days = days[1:]
+    if window.until < window.day_end:
+        days = days[:-1]
+    return days
+
+
+async def load_series(session: AsyncSession, project_id: str, window: Window) -> Series:
+    days = whole_days(window)
+    sums = await daily_rollup_sums(
+        session, project_id, window, columns=("events", "errors", "cost_usd")
+    )
     commits = await _count_by_day(session, Commit.committed_at, project_id, window)
     merged = await _count_by_day(
         session, PullRequest.merged_at, project_id, window, PullRequest.merged_at.is_not(None)
     )
+    # O(developers x days): one row per developer-day with any usage.
     developer_rows = await session.execute(
-        select(DailyRollup.developer_id, func.sum(DailyRollup.cost_usd))
+        select(
+            DailyRollup.developer_id,
+            DailyRollup.period_start,
+            func.sum(DailyRollup.events),
+            func.sum(DailyRollup.cost_usd),
+        )
         .where(*in_whole_days(DailyRollup, project_id, window), DailyRollup.developer_id != "")
-        .group_by(DailyRollup.developer_id)
+        .group_by(DailyRollup.developer_id, DailyRollup.period_start)
     )
+    position = {day: index for index, day in enumerate(days)}
+    developer_events: dict[str, list[float]] = {}
+    developer_cost: dict[str, list[float]] = {}
+    for developer, period, events, cost in developer_rows:
+        index = position.get(period.date())
+        if index is None:  # a partial edge day
+            continue
+        developer_events.setdefault(developer, [0.0] * len(days))[index] = float(events or 0)
+        developer_cost.setdefault(developer, [0.0] * len(days))[index] = float(cost or 0)
     return Series(
         days=days,
         activity=daily_series(days, sums, "events"),
         commits=zero_filled(days, commits),
         merged_prs=zero_filled(days, merged),
         daily_cost=daily_series(days, sums, "cost_usd"),
-        developer_cost={developer: float(cost or 0) for developer, cost in developer_rows},
+        daily_errors=daily_series(days, sums, "errors"),
+        developer_events=developer_events,
+        developer_cost=developer_cost,
     )
