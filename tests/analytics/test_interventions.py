@@ -26,7 +26,6 @@ from prodlens.analytics.calendar import WorkCalendar
 from prodlens.analytics.insights import interventions
 from prodlens.analytics.models import Commit
 from prodlens.analytics.schemas import InterventionMetric
-from prodlens.projects.models import Project
 from tests.analytics.helpers import AnalyticsProject, analytics_project, event
 from tests.harness import Harness
 
@@ -392,11 +391,12 @@ async def test_holidays_are_not_days_of_the_periods(
     holiday = next(
         on + timedelta(days=n) for n in range(7) if (on + timedelta(days=n)).weekday() < 5
     )
-    async with harness.app.state.database.sessionmaker() as session:
-        stored = await session.get(Project, project.project_id)
-        assert stored is not None
-        stored.settings = {**(stored.settings or {}), "calendar": {"holidays": [str(holiday)]}}
-        await session.commit()
+    calendar = await harness.client.put(
+        f"{project.base}/calendar",
+        json={"working_days": [0, 1, 2, 3, 4], "holidays": [holiday.isoformat()]},
+        headers=project.owner.headers,
+    )
+    assert calendar.status_code == 200, calendar.text
 
     body = await analysis(harness, project, date=on.isoformat())
     assert body["calendar"]["holidays"] == [holiday.isoformat()]

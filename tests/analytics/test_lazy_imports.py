@@ -1,13 +1,14 @@
 """Start-up does not load the heavy libraries: SciPy and NumPy load with the first
-insights report, PyArrow with the first Parquet export (both tested in their own
-modules). Checked in a fresh interpreter, since this one has imported them already."""
+insights report, statsmodels (and the pandas it imports) with the first intervention
+report, PyArrow with the first Parquet export (tested in their own modules). Checked
+in a fresh interpreter, since this one has imported them already."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-HEAVY = ("scipy", "pyarrow", "numpy")
+HEAVY = ("scipy", "pyarrow", "numpy", "statsmodels", "pandas")
 
 
 def test_importing_the_app_loads_no_heavy_library() -> None:

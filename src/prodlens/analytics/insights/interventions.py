@@ -21,17 +21,17 @@ Method, per KPI:
   2 other developers have the KPI in both periods. Unit: the developer, so the
   day-to-day correlation within a developer does not fake precision. Delta_i =
   after_i - before_i; effect = mean(Delta adopters) - mean(Delta others); Welch's
-  standard error, t with Welch-Satterthwaite degrees of freedom.
+  standard error, t with Welch-Satterthwaite degrees of freedom (SciPy's Welch test).
 - Own trend otherwise (no adopters named: the whole team; too few of either
   group: the adopters): one value per working day of both periods (per-day KPIs:
   the group's sum divided by its developers; ratios: the day's ratio of the
   group's sums, days without a denominator skipped), fitted by OLS as
   y = a + b t + c after + weekday effects; effect = c, the jump at D beyond the
   trend. Newey-West (Bartlett) standard error with floor(4 (n/100)^(2/9)) lags,
-  n/(n-k) scaling, widened by the Kiefer-Vogelsang fixed-b factor; t on n - k
-  degrees of freedom (interventions_stats.py).
+  n/(n-k) scaling (statsmodels), widened by the Kiefer-Vogelsang fixed-b factor;
+  t on n - k degrees of freedom (interventions_stats.py).
 Both give a 95 % confidence interval and a two-sided p. The statistics run in a
-worker thread, where NumPy and SciPy are first imported.
+worker thread, where NumPy, SciPy and statsmodels are first imported.
 """
 
 from __future__ import annotations
