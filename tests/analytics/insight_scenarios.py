@@ -121,6 +121,5 @@ def generate(
         daily_cost=cost.sum(axis=0).tolist(),
         daily_errors=errors.tolist(),
         developer_events={name: events[i].tolist() for i, name in enumerate(names)},
-        developer_cost={name: cost[i].tolist() for i, name in enumerate(names)},
     )
     return Dataset(series=series, spike=planted)

@@ -42,7 +42,8 @@ async def load(harness: Harness, project: AnalyticsProject, series: Series) -> d
     errors_left = {day: int(n) for day, n in zip(series.days, series.daily_errors, strict=True)}
     for developer, counts in series.developer_events.items():
         for index, (day, count) in enumerate(zip(series.days, counts, strict=True)):
-            cost = series.developer_cost[developer][index]
+            # The day's cost spread evenly over its calls: the daily totals are exact.
+            cost = series.daily_cost[index] / series.activity[index] if count else 0.0
             for call in range(int(count)):
                 failed = errors_left[day] > 0
                 errors_left[day] -= failed
@@ -51,7 +52,7 @@ async def load(harness: Harness, project: AnalyticsProject, series: Series) -> d
                         len(batch),
                         midnight(day) + timedelta(hours=8, seconds=7 * call),
                         developer_id=developer,
-                        cost_usd=cost / count,
+                        cost_usd=cost,
                         status="error" if failed else "ok",
                     )
                 )

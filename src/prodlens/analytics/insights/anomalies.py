@@ -1,25 +1,24 @@
 """Unusual days and developer-days: spikes in usage, cost and errors.
 
 Each point is compared with a baseline that knows the calendar, and the threshold
-accounts for how many points are looked at:
+accounts for how many points are looked at (docs/metrics.md says the same in words):
 
-- Project days: a day's events and cost against the other days of the same kind
-  (the same weekday among working days; days off among days off). Errors: the
-  day's error rate against every other day's (binomial: a provider incident shows
-  as many failures among the day's calls, not as many calls).
-- Developer-days: a developer's events on a day against what they usually do
-  relative to the rest of the team on a day of that kind (working or not): the
-  team's busy days raise everyone's baseline, so a spike is the developer's own.
-  Only the span from a developer's first to last active day counts, so joining
-  mid-window is not a spike. Cost per developer-day on a log scale.
-- Counts use a negative binomial tail (a Poisson with extra day-to-day variation,
-  its size estimated from all points of the series), so a sparse series of zeros
-  and ones is judged as counts, not by a median absolute deviation of zeros. Costs
-  use a robust z on log(cost) with a scale pooled over the series.
-- A point is flagged when its one-sided p-value is below alpha / m, m the number
-  of points the whole report examines (Bonferroni: at most alpha chance of any
-  false alarm per report), and it is practically large: at least twice its
-  baseline and, for counts, at least 5 above it.
+- Project days: a working day's events and cost against the other days of its
+  weekday; a day off against a usual working day (who happens to work on a weekend
+  varies too much to be a baseline). Errors: the day's error rate against all other
+  days' (binomial: an incident shows as many failures among the day's calls).
+- Developer-days, on working days: a developer's events against their usual level
+  scaled by how busy the rest of the team was that day, so a day when everyone was
+  busy is no one's spike. Only the span from a developer's first to last active day
+  counts (joining mid-window is not a spike).
+- Counts use a Poisson-lognormal tail: Poisson counts whose rate varies from day to
+  day by a log-normal factor, its spread estimated robustly (MAD) from the series'
+  busier non-zero points, so a sparse series is judged as counts, not by a median
+  absolute deviation of zeros. Costs use a robust z of log(cost), Student-t tail.
+- A point is flagged when its one-sided p-value is below alpha / m, m the number of
+  points the whole report examines (Bonferroni: at most alpha chance of any false
+  alarm per report), and it is practically large: at least MIN_RATIO times its
+  baseline and, for counts and errors, at least MIN_EXCESS above it.
 
 Only unusually high values are flagged: they are what costs money or signals an
 incident; a quiet day is rarely a problem.
@@ -49,7 +48,7 @@ Array = np.ndarray[Any, Any]
 MIN_EXCESS = 5.0  # counts: a flagged point is at least this many above its baseline
 MIN_RATIO = 3.0  # a flagged point is at least this many times its baseline
 _MAD_TO_SD = 1.4826
-_TEAM_PRIOR = 10.0
+_TEAM_PRIOR = 10.0  # calls: damps the team-day factor when the rest of the team is quiet
 # Spread estimates from a few dozen days run low; widened by this, calibrated with
 # bench/calibrate_insights.py (false alarms <= 5 % on spike-free teams).
 _MARGIN = 1.1

@@ -1,6 +1,6 @@
 """The daily series an insights report is computed from: AI activity, errors,
-delivery and cost per whole UTC day of the window, and events and cost per developer
-and day, all zero-filled.
+delivery and cost per whole UTC day of the window, and events per developer and day,
+all zero-filled.
 
 All read from the daily rollups, commits and pull requests: O(days) or O(delivery
 items), never O(events).
@@ -36,7 +36,6 @@ class Series:
     daily_cost: list[float]
     daily_errors: list[float]
     developer_events: dict[str, list[float]]  # per day of `days`
-    developer_cost: dict[str, list[float]]
 
 
 async def _count_by_day(
@@ -82,20 +81,17 @@ async def load_series(session: AsyncSession, project_id: str, window: Window) ->
             DailyRollup.developer_id,
             DailyRollup.period_start,
             func.sum(DailyRollup.events),
-            func.sum(DailyRollup.cost_usd),
         )
         .where(*in_whole_days(DailyRollup, project_id, window), DailyRollup.developer_id != "")
         .group_by(DailyRollup.developer_id, DailyRollup.period_start)
     )
     position = {day: index for index, day in enumerate(days)}
     developer_events: dict[str, list[float]] = {}
-    developer_cost: dict[str, list[float]] = {}
-    for developer, period, events, cost in developer_rows:
+    for developer, period, events in developer_rows:
         index = position.get(period.date())
         if index is None:  # a partial edge day
             continue
         developer_events.setdefault(developer, [0.0] * len(days))[index] = float(events or 0)
-        developer_cost.setdefault(developer, [0.0] * len(days))[index] = float(cost or 0)
     return Series(
         days=days,
         activity=daily_series(days, sums, "events"),
@@ -104,5 +100,4 @@ async def load_series(session: AsyncSession, project_id: str, window: Window) ->
         daily_cost=daily_series(days, sums, "cost_usd"),
         daily_errors=daily_series(days, sums, "errors"),
         developer_events=developer_events,
-        developer_cost=developer_cost,
     )
