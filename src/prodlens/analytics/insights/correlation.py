@@ -4,21 +4,24 @@ Two series that both follow the working week (busy weekdays, quiet weekends) or
 both drift correlate strongly without being related at all. So, per series:
 
 1. Only working days count (the project's calendar): a weekend or a holiday is a
-   day off, not an observation of zero.
+   day off, not an observation of zero. Lags count working days.
 2. Each series is put on a log scale (log1p: counts are heavy-tailed) and a least-
    squares fit of weekday levels and a linear trend is removed; the residuals are
-   what a day did beyond what its weekday and the trend predict.
-3. At lag L, the residual of activity on day t is paired with the residual of
-   delivery on day t+L (calendar days; both working days). Pearson r of the pairs.
-4. Day-to-day autocorrelation makes n pairs worth fewer independent ones. The
-   test uses the effective sample size n_eff = n / (1 + 2 sum_j rho_x(j) rho_y(j))
-   (Bartlett; Pyper and Peterman 1998), from the residuals' own autocorrelations,
-   in a t-test with n_eff - 2 - (parameters removed) degrees of freedom, and a
-   Fisher-z confidence interval with n_eff.
+   what a day did beyond what its weekday and the trend predict, winsorized at
+   _CLIP robust standard deviations so one runaway day cannot decide a correlation.
+3. Both residual series go through the AR(1) filter that whitens activity
+   (prewhitening, Box-Jenkins), so a relation at lag L stays at lag L.
+4. At lag L, activity on working day k is paired with delivery on working day k+L.
+   Pearson r of the pairs. What autocorrelation remains makes n pairs worth fewer
+   independent ones: the effective sample size n_eff = n / (1 + 2 sum_j rho_x(j)
+   rho_y(j)), j = 1.._ACF_LAGS (Bartlett; Pyper and Peterman 1998), in a t-test with
+   n_eff - 2 - (parameters fitted) degrees of freedom, and a Fisher-z confidence
+   interval with n_eff.
 5. When ties dominate (over half of a series' working days share one value, as
-   sparse series of zeros do) the p-value is the larger of that test's and an
-   exact-in-distribution permutation test's.
-6. Benjamini-Hochberg across every (metric, lag) the report tests: one family.
+   sparse series of zeros do) the p-value is the larger of that test's and a
+   permutation test's.
+6. Benjamini-Hochberg across every (metric, lag) the report tests: one family
+   (analysis.py applies it).
 
 NumPy and SciPy are imported here: this module loads with the first report only.
 """

@@ -104,10 +104,11 @@ def _correlation_finding(
         )
     r = best.pearson.r or 0.0
     more = "more" if r > 0 else "fewer"
+    verb = "had" if best.lag == 0 else "were followed by"
     finding = Finding(
         kind="correlation",
         message=(
-            f"Working days with more AI activity were followed by {more} {words} "
+            f"Working days with more AI activity {verb} {more} {words} "
             f"{_lag_words(best.lag)} ({_cited(best)}); {CONTROLLED}; {OBSERVATIONAL}."
         ),
         evidence={
