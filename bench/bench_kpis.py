@@ -116,6 +116,7 @@ from _events import (
 )
 
 from prodlens.analytics import sketches
+from prodlens.analytics.models import ROLLUP_COUNTERS
 
 SIZES = (1_000_000, 10_000_000) if FULL else (100_000, 1_000_000)
 BACKENDS = ("postgresql",) if FULL else ("postgresql", "sqlite")
@@ -228,26 +229,7 @@ def events_in_window(layout: Layout, total: int) -> int:
 
 # --- the SQL that rebuilds what ingest maintains -------------------------------------------
 
-ROLLUP_COLUMNS = (
-    "project_id",
-    "period_start",
-    "developer_id",
-    "model",
-    "events",
-    "errors",
-    "accepted",
-    "rejected",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "total_tokens",
-    "cost_usd",
-    "lines_suggested",
-    "lines_accepted",
-    "latency_count",
-    "latency_ms_sum",
-)
+ROLLUP_COLUMNS = ("project_id", "period_start", "developer_id", "model", *ROLLUP_COUNTERS)
 SESSION_COLUMNS = (
     "project_id",
     "session_id",

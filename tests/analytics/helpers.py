@@ -56,3 +56,15 @@ def event(number: int, at: datetime, **fields: Any) -> dict[str, Any]:
     }
     base.update(fields)
     return base
+
+
+async def ingest_all(h: Harness, project: AnalyticsProject, events: list[dict[str, Any]]) -> None:
+    """POST `events` in batches of 1,000 (the most one request takes); none may be rejected."""
+    for start in range(0, len(events), 1000):
+        response = await h.client.post(
+            f"{project.base}/ingest/events",
+            json=events[start : start + 1000],
+            headers={"X-API-Key": project.ingest_key},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["summary"]["rejected"] == 0, response.text

@@ -21,7 +21,7 @@ from prodlens.analytics.calendar import WorkCalendar
 from prodlens.analytics.insights import analysis
 from prodlens.analytics.insights.series import Series
 from prodlens.analytics.models import Commit, PullRequest
-from tests.analytics.helpers import AnalyticsProject, analytics_project, event
+from tests.analytics.helpers import AnalyticsProject, analytics_project, event, ingest_all
 from tests.analytics.insight_scenarios import generate
 from tests.harness import Harness
 
@@ -56,13 +56,7 @@ async def load(harness: Harness, project: AnalyticsProject, series: Series) -> d
                         status="error" if failed else "ok",
                     )
                 )
-    for start in range(0, len(batch), 1000):
-        response = await harness.client.post(
-            f"{project.base}/ingest/events",
-            json=batch[start : start + 1000],
-            headers={"X-API-Key": project.ingest_key},
-        )
-        assert response.json()["summary"]["rejected"] == 0, response.text
+    await ingest_all(harness, project, batch)
     async with harness.app.state.database.sessionmaker() as session:
         number = 0
         for day, commits, merged in zip(

@@ -26,7 +26,7 @@ from prodlens.analytics.calendar import WorkCalendar
 from prodlens.analytics.insights import interventions
 from prodlens.analytics.models import Commit
 from prodlens.analytics.schemas import InterventionMetric
-from tests.analytics.helpers import AnalyticsProject, analytics_project, event
+from tests.analytics.helpers import AnalyticsProject, analytics_project, event, ingest_all
 from tests.harness import Harness
 
 DAYS = 28  # each period: four whole weeks, so 20 working days
@@ -88,13 +88,7 @@ async def ingest(
                         latency_ms=float(rng.gamma(4, 300)),
                     )
                 )
-    for start in range(0, len(batch), 1000):
-        response = await harness.client.post(
-            f"{project.base}/ingest/events",
-            json=batch[start : start + 1000],
-            headers={"X-API-Key": project.ingest_key},
-        )
-        assert response.json()["summary"]["rejected"] == 0, response.text
+    await ingest_all(harness, project, batch)
 
 
 async def analysis(harness: Harness, project: AnalyticsProject, **params: Any) -> dict[str, Any]:

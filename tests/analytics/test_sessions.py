@@ -9,24 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.analytics.helpers import AnalyticsProject, analytics_project, event
+from tests.analytics.helpers import AnalyticsProject, analytics_project, event, ingest_all
 from tests.harness import Harness
 
 
 @pytest.fixture
 async def project(harness: Harness) -> AnalyticsProject:
     return await analytics_project(harness)
-
-
-async def ingest(harness: Harness, project: AnalyticsProject, events: list[dict[str, Any]]) -> None:
-    for start in range(0, len(events), 1000):
-        response = await harness.client.post(
-            f"{project.base}/ingest/events",
-            json=events[start : start + 1000],
-            headers={"X-API-Key": project.ingest_key},
-        )
-        assert response.status_code == 200, response.text
-        assert response.json()["summary"]["rejected"] == 0, response.text
 
 
 async def sessions(harness: Harness, project: AnalyticsProject, **params: Any) -> dict[str, Any]:
@@ -45,7 +34,7 @@ def ids(body: dict[str, Any]) -> list[str]:
 async def varied(harness: Harness, project: AnalyticsProject) -> datetime:
     """Four sessions, one hour apart (s-old first), that differ on every filter and sort."""
     base = harness.clock.now().replace(microsecond=0) - timedelta(hours=6)
-    await ingest(
+    await ingest_all(
         harness,
         project,
         [
@@ -177,7 +166,7 @@ async def test_page_and_cursor_paging_agree_and_survive_ties(
         )
         for number in range(23)
     ]
-    await ingest(harness, project, batch)
+    await ingest_all(harness, project, batch)
     for sort in ("-cost", "cost", "started_at", "-started_at", "tokens", "-latency"):
         paged: list[str] = []
         for page in (1, 2, 3, 4):
@@ -192,7 +181,7 @@ async def test_page_and_cursor_paging_agree_and_survive_ties(
 
     # Keyset paging is stable while new sessions arrive ahead of the cursor.
     first = await sessions(harness, project, sort="-started_at", page_size=10)
-    await ingest(harness, project, [event(99, harness.clock.now(), session_id="tie-late")])
+    await ingest_all(harness, project, [event(99, harness.clock.now(), session_id="tie-late")])
     rest = await walk(
         harness, project, sort="-started_at", page_size=10, cursor=first["next_cursor"]
     )
