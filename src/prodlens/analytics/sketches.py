@@ -23,6 +23,7 @@ RELATIVE_ACCURACY = 0.01
 MIN_MS = 1.0  # below: the low bin, reported as 0 ms
 MAX_MS = 86_400_000.0  # the largest latency ingest accepts (a day); above: the top bin
 KINDS = ("latency", "ttft")  # what the `kind` column of the sketch tables holds
+PERCENTILES = (50, 90, 95, 99)  # the ones KPIs, raw metrics and time series report
 
 _MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
 LOW_BIN = _MAPPING.key(MIN_MS) - 1

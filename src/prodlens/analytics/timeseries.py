@@ -89,7 +89,7 @@ _DEFINITIONS: dict[str, _Metric] = {
     **{
         f"{kind}_p{p}": _Metric("ms", (), _percentile(p / 100), sketch=kind)
         for kind in sketches.KINDS
-        for p in (50, 90, 95, 99)
+        for p in sketches.PERCENTILES
     },
     "active_developers": _Metric("developers", (), lambda bucket: len(bucket.developers)),
     "sessions": _Metric("sessions", (), lambda bucket: int(bucket.sums["sessions"])),

@@ -25,8 +25,6 @@ from prodlens.analytics.window import Window
 from prodlens.kit.db import plan_for_actual_parameters
 from prodlens.projects.models import Project
 
-PERCENTILES = (50, 90, 95, 99)
-
 # --- window and filters ----------------------------------------------------------------
 
 
@@ -81,7 +79,7 @@ def _policy_counts(project: Project, calls_by_model: Mapping[str, int]) -> tuple
 
 
 def _percentiles(kind: str, bins: Mapping[int, int]) -> dict[str, float | None]:
-    return {f"{kind}_p{p}_ms": sketches.quantile(bins, p / 100) for p in PERCENTILES}
+    return {f"{kind}_p{p}_ms": sketches.quantile(bins, p / 100) for p in sketches.PERCENTILES}
 
 
 async def _delivery(
