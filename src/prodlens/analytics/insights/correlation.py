@@ -71,6 +71,8 @@ def adjust(values: Sequence[float], working: Array, weekdays: Array) -> Adjusted
     """Residuals of log1p(values) on working days after weekday levels and a trend."""
     x = np.asarray(values, dtype=float)
     on = np.flatnonzero(working)
+    if len(on) == 0:  # no working day in the window: nothing to adjust or test
+        return Adjusted(residuals=np.empty(0), parameters=1, active_days=0, tied=False)
     y = np.log1p(np.maximum(x[on], 0.0))
     columns = [np.ones(len(on))]
     if len(on) > 2:
@@ -93,7 +95,7 @@ def adjust(values: Sequence[float], working: Array, weekdays: Array) -> Adjusted
         residuals=residuals,
         parameters=design.shape[1],
         active_days=int(np.count_nonzero(values_on > 0)),
-        tied=bool(len(on) and counts.max() > _TIED_SHARE * len(on)),
+        tied=bool(counts.max() > _TIED_SHARE * len(on)),
     )
 
 
