@@ -11,12 +11,13 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import GZipMiddleware
 
 from prodlens import __version__
 from prodlens.analytics import live
+from prodlens.analytics.demo.router import router as demo_router
 from prodlens.analytics.explore_router import router as explore_router
 from prodlens.analytics.ingest.formats_router import router as ingest_formats_router
 from prodlens.analytics.ingest.router import router as ingest_router
@@ -60,6 +61,7 @@ from prodlens.realtime.service import Publisher
 from prodlens.system.router import router as system_router
 from prodlens.system.service import maintenance_flag
 from prodlens.users.router import router as users_router
+from prodlens.web.router import router as web_router
 
 log = structlog.get_logger(__name__)
 
@@ -232,6 +234,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(integrations_router)
     app.include_router(ingest_formats_router)
     app.include_router(realtime_router)
+    app.include_router(demo_router)
 
     @app.get(
         "/metrics",
@@ -244,9 +247,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         body, content_type = metrics.render_latest()
         return Response(body, media_type=content_type)
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse(API_PREFIX)
+    # Last: the dashboard's pages never shadow an API route.
+    app.include_router(web_router)
 
     servers = [{"url": settings.public_url or "/", "description": "This server"}]
     install_openapi(app, servers=servers)

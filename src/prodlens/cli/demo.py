@@ -40,16 +40,19 @@ def demo(
     ] = False,
 ) -> None:
     """Generate the demo project (clearly labelled, invented data) and its `demo` login."""
-    from prodlens.analytics.demo.store import DEMO_NAME
+    from prodlens.analytics.demo.store import DEMO_NAME, save_login
     from prodlens.config import Profile
 
     settings = load_settings()
     if settings.env is Profile.PRODUCTION:
         raise CliError("Refusing to create a demo account in the production profile.")
     result = run(_create(settings, reset=reset, days=days, seed=seed))
+    save_login(settings, result)
     console.print(
         f"Demo project [bold]{DEMO_NAME}[/] ({result.project_slug}): {result.developers} "
         f"developers, {result.days} days, {result.events} events, {result.commits} commits, "
         f"{result.pull_requests} pull requests."
     )
-    console.print(f"Demo login: {result.username} / {result.password}  (shown once)")
+    console.print(
+        f"Demo login: {result.username} / {result.password}  (also on the dashboard's sign-in page)"
+    )

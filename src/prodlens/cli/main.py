@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from prodlens import __version__
-from prodlens.cli import admin, demo, github, ingest, report, serve
+from prodlens.cli import admin, demo, github, ingest, openapi, report, serve
 from prodlens.cli.common import CliCommand, CliGroup
 
 cli = typer.Typer(
@@ -44,6 +44,7 @@ for function in (
     demo.demo,
     ingest.ingest,
     report.report,
+    openapi.openapi,
 ):
     cli.command(cls=CliCommand)(function)
 cli.add_typer(github.app, name="github")

@@ -61,15 +61,16 @@ def serve(
 
     base = f"http://{host}:{port}"
     console.print(f"[bold]ProdLens {__version__}[/] ({settings.env.value}) on {base}")
-    console.print(f"  API      {base}/api/v1")
+    console.print(f"  Dashboard {base}/")
+    console.print(f"  API       {base}/api/v1")
     if settings.serve_docs:
-        console.print(f"  Docs     {base}/docs")
-    console.print(f"  Health   {base}/health/ready")
-    console.print(f"  Metrics  {base}/metrics")
+        console.print(f"  Docs      {base}/docs")
+    console.print(f"  Health    {base}/health/ready")
+    console.print(f"  Metrics   {base}/metrics")
     if created is not None:
         console.print(
             f"  Demo login: {created.username} / {created.password}  "
-            f"(project {demo.DEMO_NAME!r}; the password is shown once)"
+            f"(project {demo.DEMO_NAME!r}; also on the sign-in page at {base}/)"
         )
     uvicorn.run(
         "prodlens.app:serve_app",

@@ -1,7 +1,8 @@
 """Security headers on every response.
 
 The API answers JSON only, so its Content-Security-Policy forbids everything;
-the documentation pages get the narrow policy their bundled scripts need.
+the documentation pages get the narrow policy their bundled scripts need, and the
+dashboard's page shell sets its own (`DASHBOARD_CSP`, same origin only).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+# The dashboard: our own scripts, styles, images and API only; no inline script.
+# Styles set from scripts (uPlot's sizes) are CSSOM, which style-src does not block.
+DASHBOARD_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; manifest-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 HSTS = "max-age=31536000; includeSubDomains"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prodlens.analytics.demo import login
 from prodlens.analytics.demo.generator import (
     ALLOWED_MODELS,
     DEFAULT_DAYS,
@@ -157,6 +158,16 @@ async def generate(
     )
 
 
+def save_login(settings: Settings, result: DemoResult) -> None:
+    """Keep the login for the dashboard's sign-in page (development only; login.py)."""
+    login.save(
+        settings,
+        login.DemoLogin(
+            username=result.username, password=result.password, project_slug=result.project_slug
+        ),
+    )
+
+
 def wanted_on_empty_database(settings: Settings) -> bool:
     """SPEC §1: `serve` fills an empty database with the demo in development only."""
     return settings.env is Profile.DEVELOPMENT and settings.demo_on_empty
@@ -195,7 +206,8 @@ async def create_if_empty(settings: Settings) -> DemoResult | None:
         log.warning("demo_skipped", error=f"{type(exc).__name__}: {exc}")
         return None
     if result is not None:
-        # Never the password: it is printed once on the console, not logged (S33).
+        save_login(settings, result)
+        # Never the password: it is printed on the console, not logged (S33).
         log.info(
             "demo_created",
             project=result.project_slug,

@@ -1,0 +1,1 @@
+"""The dashboard: the built single-page app (``dist/``, built from ``web/``) and its routes."""

@@ -1,0 +1,46 @@
+// RFC 9457 problem details as the API sends them (docs/api.md), and the error the
+// dashboard throws for any failed call so every page can show title + correlation id.
+import type { components } from "./schema";
+
+export type Problem = components["schemas"]["Problem"];
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly code: string | null;
+  readonly detail: string | null;
+  readonly correlationId: string | null;
+  readonly problem: Partial<Problem> | null;
+
+  constructor(status: number, problem: Partial<Problem> | null, correlationId: string | null) {
+    const title = problem?.title ?? (status === 0 ? "Network error" : `HTTP ${status}`);
+    super(problem?.detail ? `${title}: ${problem.detail}` : title);
+    this.name = "ApiError";
+    this.status = status;
+    this.title = title;
+    this.code = problem?.code ?? null;
+    this.detail = problem?.detail ?? null;
+    this.correlationId = correlationId ?? problem?.correlation_id ?? null;
+    this.problem = problem;
+  }
+
+  /** Field errors of a 422 answer, keyed by the last part of each field path. */
+  fieldErrors(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const error of this.problem?.errors ?? []) {
+      const field = error.field.split(".").pop() ?? error.field;
+      out[field] = error.message;
+    }
+    return out;
+  }
+}
+
+export async function problemFrom(response: Response): Promise<ApiError> {
+  let body: Partial<Problem> | null = null;
+  try {
+    body = (await response.clone().json()) as Partial<Problem>;
+  } catch {
+    body = null;
+  }
+  return new ApiError(response.status, body, response.headers.get("X-Correlation-ID"));
+}
