@@ -15,7 +15,7 @@ def openapi_document() -> str:
     from prodlens.config import Settings
 
     # Defaults, not the caller's environment: the document must not depend on local settings.
-    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None))
     return json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

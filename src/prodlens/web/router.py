@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, Response
 from prodlens.http.access import InstrumentedRoute
 from prodlens.http.security_headers import DASHBOARD_CSP
 from prodlens.kit.errors import NotFound
-from prodlens.web.assets import IMMUTABLE, NO_CACHE, ROOT_FILES, DIST, asset_path, index_html
+from prodlens.web.assets import DIST, IMMUTABLE, NO_CACHE, ROOT_FILES, asset_path, index_html
 
 router = APIRouter(include_in_schema=False, route_class=InstrumentedRoute)
 
