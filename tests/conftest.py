@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -21,6 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
@@ -194,3 +197,47 @@ async def api(make_sqlite_settings: SettingsFactory) -> AsyncIterator[httpx.Asyn
     """A client of the app on SQLite, for HTTP-layer tests."""
     async with serving(create_app(make_sqlite_settings())) as client:
         yield client
+
+
+# --- a PostgreSQL database and Redis for servers started as processes (tests/e2e, tests/browser)
+
+MIGRATE_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    redis_url: str
+    key_prefix: str  # of this test's keys in Redis, removed afterwards
+
+
+@pytest.fixture
+def shared_services() -> Iterator[Services]:
+    """Redis, and a fresh PostgreSQL database migrated by `prodlens migrate`."""
+    base_url = require_service("PRODLENS_TEST_DATABASE_URL", TEST_DATABASE_URL)
+    redis_url = require_service("PRODLENS_TEST_REDIS_URL", TEST_REDIS_URL)
+    name = f"prodlens_rt_{uuid.uuid4().hex[:12]}"
+    key_prefix = f"e2e-{uuid.uuid4().hex}:"
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("PRODLENS_") and key not in {"DATABASE_URL", "REDIS_URL"}
+        }
+        migrated = subprocess.run(
+            [sys.executable, "-m", "prodlens", "migrate"],
+            env={**environment, "DATABASE_URL": url},
+            capture_output=True,
+            timeout=MIGRATE_TIMEOUT_S,
+            check=False,
+        )
+        assert migrated.returncode == 0, migrated.stderr.decode(errors="replace")
+        yield Services(url, redis_url, key_prefix)
+    finally:
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with redis.Redis.from_url(redis_url) as client:
+            keys = list(client.scan_iter(match=f"{key_prefix}*"))
+            if keys:
+                client.delete(*keys)

@@ -12,14 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,9 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
@@ -38,7 +32,7 @@ from websockets.http11 import Response
 from websockets.uri import parse_uri
 
 from prodlens.realtime.protocol import CloseCode
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, pg_admin, require_service
+from tests.conftest import Services
 from tests.e2e.server import HTTP_TIMEOUT_S, STOP_DEADLINE_S, Server, running_server
 from tests.harness import PASSWORD
 
@@ -389,45 +383,6 @@ async def test_signed_out_sessions_sockets_close_with_4409_within_1s(tmp_path: P
 
 
 # --- 4. two workers on one Redis and PostgreSQL -----------------------------------------
-
-
-@dataclass(frozen=True)
-class Services:
-    database_url: str
-    redis_url: str
-    key_prefix: str  # of this test's keys in Redis, removed afterwards
-
-
-@pytest.fixture
-def shared_services() -> Iterator[Services]:
-    """Redis, and a fresh PostgreSQL database migrated by `prodlens migrate`."""
-    base_url = require_service("PRODLENS_TEST_DATABASE_URL", TEST_DATABASE_URL)
-    redis_url = require_service("PRODLENS_TEST_REDIS_URL", TEST_REDIS_URL)
-    name = f"prodlens_rt_{uuid.uuid4().hex[:12]}"
-    key_prefix = f"e2e-{uuid.uuid4().hex}:"
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("PRODLENS_") and key not in {"DATABASE_URL", "REDIS_URL"}
-        }
-        migrated = subprocess.run(
-            [sys.executable, "-m", "prodlens", "migrate"],
-            env={**environment, "DATABASE_URL": url},
-            capture_output=True,
-            timeout=STOP_DEADLINE_S,
-            check=False,
-        )
-        assert migrated.returncode == 0, migrated.stderr.decode(errors="replace")
-        yield Services(url, redis_url, key_prefix)
-    finally:
-        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        with redis.Redis.from_url(redis_url) as client:
-            keys = list(client.scan_iter(match=f"{key_prefix}*"))
-            if keys:
-                client.delete(*keys)
 
 
 async def test_two_workers_share_the_feed_and_sign_outs(
