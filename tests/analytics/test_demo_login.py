@@ -24,6 +24,11 @@ async def test_the_demo_login_serve_created_is_answered_and_signs_in(harness: Ha
         "/api/v1/auth/login", json={"username": shown["username"], "password": shown["password"]}
     )
     assert signed_in.status_code == 200
+    me = await harness.client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    )
+    # Unmetered: the dashboard's pages would spend the free tier's hourly budget in minutes.
+    assert me.json()["tier"] == store.DEMO_TIER == "enterprise"
     saved = harness.settings.data_dir / login.LOGIN_FILE
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600  # readable by the server's user only
 

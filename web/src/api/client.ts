@@ -5,7 +5,7 @@
 // told the session ended and goes back to sign-in.
 import createClient from "openapi-fetch";
 import type { paths } from "./schema";
-import { ApiError, problemFrom } from "./problem";
+import { ApiError, problemOf } from "./problem";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 // Calls that must not trigger a refresh: they are the sign-in flow itself.
@@ -74,6 +74,6 @@ export async function must<T>(
   } catch {
     throw new ApiError(0, { title: "Network error", detail: "The server could not be reached." }, null);
   }
-  if (!result.response.ok) throw await problemFrom(result.response);
+  if (!result.response.ok) throw problemOf(result.response, result.error);
   return result.data as T;
 }

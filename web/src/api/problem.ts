@@ -10,9 +10,16 @@ export class ApiError extends Error {
   readonly code: string | null;
   readonly detail: string | null;
   readonly correlationId: string | null;
+  /** Seconds to wait before trying again (429, 503), from the Retry-After header. */
+  readonly retryAfter: number | null;
   readonly problem: Partial<Problem> | null;
 
-  constructor(status: number, problem: Partial<Problem> | null, correlationId: string | null) {
+  constructor(
+    status: number,
+    problem: Partial<Problem> | null,
+    correlationId: string | null,
+    retryAfter: number | null = null,
+  ) {
     const title = problem?.title ?? (status === 0 ? "Network error" : `HTTP ${status}`);
     super(problem?.detail ? `${title}: ${problem.detail}` : title);
     this.name = "ApiError";
@@ -21,6 +28,7 @@ export class ApiError extends Error {
     this.code = problem?.code ?? null;
     this.detail = problem?.detail ?? null;
     this.correlationId = correlationId ?? problem?.correlation_id ?? null;
+    this.retryAfter = retryAfter;
     this.problem = problem;
   }
 
@@ -35,12 +43,21 @@ export class ApiError extends Error {
   }
 }
 
-export async function problemFrom(response: Response): Promise<ApiError> {
-  let body: Partial<Problem> | null = null;
-  try {
-    body = (await response.clone().json()) as Partial<Problem>;
-  } catch {
-    body = null;
-  }
-  return new ApiError(response.status, body, response.headers.get("X-Correlation-ID"));
+function isProblem(body: unknown): body is Partial<Problem> {
+  return typeof body === "object" && body !== null && "title" in body;
+}
+
+function seconds(header: string | null): number | null {
+  const value = header === null ? Number.NaN : Number(header);
+  return Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/** The error of a failed answer whose body was already read (openapi-fetch parses it). */
+export function problemOf(response: Response, body: unknown): ApiError {
+  return new ApiError(
+    response.status,
+    isProblem(body) ? body : null,
+    response.headers.get("X-Correlation-ID"),
+    seconds(response.headers.get("Retry-After")),
+  );
 }

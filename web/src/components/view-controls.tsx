@@ -8,8 +8,27 @@ import { type Bucket, PRESETS, type Preset, parseView, type ViewState, viewQuery
 
 const PRESET_LABELS: Record<Preset, string> = { "24h": "24 h", "7d": "7 d", "30d": "30 d", "90d": "90 d" };
 
+/** A new window or filter starts the page's list from the top again. */
 function go(location: Location, view: ViewState): void {
-  navigate(withQuery(location, viewQuery(view)));
+  navigate(withQuery(location, { ...viewQuery(view), cursor: null, page: null }));
+}
+
+// The developer ids of a project change slowly: one fetch per project a minute serves
+// every page's filter (the user's hourly request budget is finite).
+const DEVELOPERS_TTL_MS = 60_000;
+const developerIds = new Map<string, { at: number; ids: Promise<string[]> }>();
+
+function projectDevelopers(projectId: string): Promise<string[]> {
+  const cached = developerIds.get(projectId);
+  if (cached && Date.now() - cached.at < DEVELOPERS_TTL_MS) return cached.ids;
+  const ids = must(
+    api.GET("/api/v1/projects/{project_id}/developers", {
+      params: { path: { project_id: projectId }, query: { page_size: 100, sort: "developer_id" } },
+    }),
+  ).then((page) => page.items.map((item) => item.developer_id));
+  ids.catch(() => developerIds.delete(projectId));
+  developerIds.set(projectId, { at: Date.now(), ids });
+  return ids;
 }
 
 function today(): string {
@@ -35,14 +54,7 @@ export function ViewControls({
   const [to, setTo] = useState(view.to ?? "");
   const [customOpen, setCustomOpen] = useState(view.preset === "custom");
   const developers = useApi(
-    () =>
-      filters
-        ? must(
-            api.GET("/api/v1/projects/{project_id}/developers", {
-              params: { path: { project_id: projectId }, query: { page_size: 100, sort: "developer_id" } },
-            }),
-          ).then((page) => page.items.map((item) => item.developer_id))
-        : Promise.resolve([] as string[]),
+    () => (filters ? projectDevelopers(projectId) : Promise.resolve([] as string[])),
     [projectId, filters],
   );
 

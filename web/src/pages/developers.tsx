@@ -199,7 +199,7 @@ export function HeatmapTable({ heatmap }: { heatmap: Heatmap }) {
   const zone = heatmap.timezone ?? "UTC";
   return (
     <figure class="heatmap card">
-      <div class="heatmap-wrap">
+      <div class="heatmap-wrap" tabIndex={0} role="region" aria-label="Heatmap, scrollable">
         <table class="heatmap-table">
           <caption>
             Calls by hour of the week ({zone}); darker cells had more calls.
@@ -297,7 +297,7 @@ function Totals({ profile }: { profile: DeveloperProfile }) {
 function ModelsTable({ models }: { models: DeveloperProfile["models"] }) {
   if (models.length === 0) return <Empty title="No models">No call in this window.</Empty>;
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Models used, scrollable">
       <table aria-label="Models used">
         <thead>
           <tr>

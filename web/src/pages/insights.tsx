@@ -65,7 +65,7 @@ export function formatR(value: number | null | undefined): string {
 export function formatP(value: number | null | undefined): string {
   if (value === null || value === undefined) return "–";
   if (value < 0.001) return "< 0.001";
-  return String(Number(value.toPrecision(2)));
+  return value.toPrecision(2);
 }
 
 /** How an anomaly series counts its values. */
@@ -263,7 +263,7 @@ function CorrelationTable({ correlation, report }: { correlation: MetricCorrelat
           deliveries.
         </Empty>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label={`${title}, scrollable`}>
           <table aria-label={`${title}, by lag`} class="lags">
             <thead>
               <tr>
@@ -333,12 +333,12 @@ function Anomalies({ report }: { report: Report }) {
     <section aria-labelledby="anomalies-title">
       <h3 id="anomalies-title">Anomalies</h3>
       <p class="muted">
-        A point is flagged when its one-sided p is below {formatP(anomalies.alpha)} / {formatCount(anomalies.points)}{" "}
+        A point is flagged when its one-sided p is below {anomalies.alpha} / {formatCount(anomalies.points)}{" "}
         points = {anomalies.threshold_p.toPrecision(2)} and it is at least {anomalies.min_ratio}× its baseline. Only
         unusually high values are flagged.
       </p>
       {flagged ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Anomalies, scrollable">
           <table aria-label="Anomalies">
             <thead>
               <tr>
@@ -483,7 +483,7 @@ function ReportBody({ report, explicit }: { report: Report; explicit: boolean })
         <h3 id="correlations-title">Correlations by lag</h3>
         <p class="muted">
           Daily AI calls against delivery the given number of working days later, after weekday levels, the trend and
-          day-to-day autocorrelation are taken out. Significant: q below {formatP(report.alpha)} and |r| at least{" "}
+          day-to-day autocorrelation are taken out. Significant: q below {report.alpha} and |r| at least{" "}
           {report.effect_floor} (the dashed lines). q is Benjamini-Hochberg across every metric and lag of the report;
           rank r is Spearman's, for robustness.
         </p>

@@ -252,7 +252,13 @@ export function SessionRows({ sessions, location, base }: { sessions: Session[];
               {session.session_id}
             </Link>
           </th>
-          <td>{session.developer_id ?? <span class="muted">Unknown</span>}</td>
+          <td>
+            {session.developer_id ? (
+              <Link href={`${base}/developers/${encodeURIComponent(session.developer_id)}`}>{session.developer_id}</Link>
+            ) : (
+              <span class="muted">Unknown</span>
+            )}
+          </td>
           <td class="session-models">{session.models.length ? session.models.join(", ") : <span class="muted">None named</span>}</td>
           <td class="nowrap">{formatDateTime(session.started_at)}</td>
           <td class="nowrap">{formatDateTime(session.ended_at)}</td>
@@ -330,8 +336,9 @@ function useCursorReset(location: Location): void {
   }, [scope]);
 }
 
-function isInvalidCursor(error: unknown): boolean {
-  return error instanceof ApiError && error.code === "sessions.invalid_cursor";
+/** A cursor the API refused: its only 400 is `sessions.invalid_cursor`, so the status says it. */
+function isInvalidCursor(error: unknown, state: SessionsQuery): boolean {
+  return state.cursor !== null && error instanceof ApiError && error.status === 400;
 }
 
 export function SessionsPage({ location }: PageProps) {
@@ -368,7 +375,7 @@ function SessionsBody({
     sessions.state === "error" ? (
       <>
         <ErrorBox error={sessions.error} onRetry={sessions.reload} />
-        {isInvalidCursor(sessions.error) ? (
+        {isInvalidCursor(sessions.error, state) ? (
           <p>
             <Link href={withQuery(location, { cursor: null, page: null })}>Start again from the first page</Link>
           </p>
@@ -436,6 +443,19 @@ function SessionsBody({
 
 // ---------------------------------------------------------------------------
 // One session.
+
+/** A call's start to the second: calls of one session are often seconds apart. */
+function callTime(iso: string): string {
+  return new Date(iso).toLocaleString("en-GB", {
+    month: "short",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    timeZone: "UTC",
+    timeZoneName: "short",
+  });
+}
 
 function callModel(event: SessionEvent): string {
   const model = event.response_model ?? event.request_model;
@@ -536,7 +556,7 @@ function SessionSummary({ session, base }: { session: SessionDetail; base: strin
 
 function CallsTable({ events }: { events: SessionEvent[] }) {
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Calls, scrollable">
       <table aria-label="Calls">
         <thead>
           <tr>
@@ -559,7 +579,7 @@ function CallsTable({ events }: { events: SessionEvent[] }) {
         <tbody>
           {events.map((event) => (
             <tr key={event.event_id} data-event-id={event.event_id}>
-              <td class="nowrap">{formatDateTime(event.started_at)}</td>
+              <td class="nowrap">{callTime(event.started_at)}</td>
               <td>
                 {callModel(event)}
                 {event.operation ? <span class="muted call-detail">{event.operation}</span> : null}

@@ -48,6 +48,7 @@ DEMO_NAME = "Demo (generated data)"
 DEMO_SLUG = "demo"
 DEMO_USERNAME = "demo"
 DEMO_EMAIL = "demo@example.com"
+DEMO_TIER = "enterprise"
 
 
 class DemoError(Exception):
@@ -114,6 +115,9 @@ async def generate(
         NewAccount(DEMO_EMAIL, DEMO_USERNAME, password, "Demo user"),
         verified=True,
     )
+    # The demo is for looking around the dashboard, whose pages make a dozen calls
+    # each: the free tier's 100 requests an hour would end the visit in minutes.
+    user.tier = DEMO_TIER
     project = await projects.create(
         session,
         owner=user,
