@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../api/problem";
-import { FieldProblem, safeNext, splitErrors, tokenFromHash } from "./auth";
+import { FieldProblem, splitErrors } from "../components/form";
+import { safeNext, tokenFromHash } from "./auth";
 
 const ORIGIN = "https://prodlens.example";
 

@@ -14,7 +14,7 @@ import { Link, type Location, withQuery } from "../lib/router";
 import { useApi } from "../lib/useApi";
 import { apiWindow, parseView } from "../lib/urlstate";
 import type { PageProps } from "../routes";
-import { Pager, parseSort, positiveInt, SortHeader, type SortState, sortToken } from "./sessions";
+import { Pager, parseSort, positiveInt, SortHeader, type SortState, sortToken } from "../components/table";
 
 type DeveloperList = components["schemas"]["Page_DeveloperSummary_"];
 type DeveloperProfile = components["schemas"]["DeveloperProfile"];

@@ -10,7 +10,8 @@ import type { Project, ProjectRole } from "../lib/project";
 import { Link, type Location, navigate, withQuery } from "../lib/router";
 import { type Loaded, useApi } from "../lib/useApi";
 import type { PageProps } from "../routes";
-import { Field, FieldNotes, FormAlert, fieldAria, useForm } from "./auth";
+import { Field, FieldNotes, FormAlert, fieldAria, useForm } from "../components/form";
+import { Pager, positiveInt } from "../components/table";
 
 type ProjectPage = components["schemas"]["Page_ProjectPublic_"];
 
@@ -22,18 +23,12 @@ const ROLE_LABELS: Record<ProjectRole, string> = {
   viewer: "Viewer",
 };
 
-/** The `page` query parameter: a positive integer, else the first page. */
-export function pageParam(raw: string | null): number {
-  const page = Number(raw);
-  return Number.isInteger(page) && page >= 1 ? page : 1;
-}
-
 function projectHref(project: Pick<Project, "id">): string {
   return `/projects/${encodeURIComponent(project.id)}`;
 }
 
 export function ProjectsPage({ location }: PageProps) {
-  const page = pageParam(location.query.get("page"));
+  const page = positiveInt(location.query.get("page"), 1);
   const list = useApi(
     () => must(api.GET("/api/v1/projects", { params: { query: { page, page_size: PAGE_SIZE } } })),
     [page],
@@ -135,21 +130,12 @@ function ProjectPager({ location, page, pages, total }: { location: Location; pa
   if (pages <= 1) return null;
   const pageHref = (target: number) => withQuery(location, { page: target === 1 ? null : String(target) });
   return (
-    <nav class="projects-pager" aria-label="Project pages">
-      {page > 1 ? (
-        <Link href={pageHref(page - 1)} rel="prev" class="button ghost">
-          ← Previous
-        </Link>
-      ) : null}
-      <span class="muted" aria-live="polite">
-        Page {page} of {pages} · {formatCount(total)} projects
-      </span>
-      {page < pages ? (
-        <Link href={pageHref(page + 1)} rel="next" class="button ghost">
-          Next →
-        </Link>
-      ) : null}
-    </nav>
+    <Pager
+      label="Project pages"
+      previous={page > 1 ? pageHref(page - 1) : null}
+      next={page < pages ? pageHref(page + 1) : null}
+      status={`Page ${page} of ${pages} · ${formatCount(total)} projects`}
+    />
   );
 }
 

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  cursorScope,
-  nextSort,
-  parseSessionsQuery,
-  parseSort,
-  sessionPages,
-  sessionsApiQuery,
-  sortToken,
-} from "./sessions";
+import { nextSort, parseSort, sortToken } from "../components/table";
+import { cursorScope, parseSessionsQuery, sessionPages, sessionsApiQuery } from "./sessions";
 
 const location = (search: string) => ({ path: "/projects/p/sessions", query: new URLSearchParams(search) });
 const NOW = new Date("2026-12-02T14:00:30Z");
