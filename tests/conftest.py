@@ -9,6 +9,7 @@ missing service fails the test instead of skipping it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -73,7 +74,10 @@ def pg_admin(*statements: str) -> None:
         finally:
             await connection.close()
 
-    asyncio.run(run())
+    # In a thread of its own: the caller's thread may already run an event loop
+    # (Playwright's sync API does, for the browser tests).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 @pytest.fixture(scope="session")

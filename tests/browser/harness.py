@@ -90,7 +90,7 @@ class Watch:
 def watched_context(
     browser: Browser, base_url: str, **options: Any
 ) -> Iterator[tuple[BrowserContext, Watch]]:
-    context = browser.new_context(base_url=base_url, viewport=LAPTOP, **options)
+    context = browser.new_context(base_url=base_url, **{"viewport": LAPTOP, **options})
     context.set_default_timeout(DEADLINE_MS)
     watch = Watch(base_url)
     context.route("**/*", watch.route)

@@ -58,7 +58,7 @@ def test_a_viewer_sees_no_management(browser: Browser, demo_server: Server) -> N
             ("POST", f"{base}/api-keys"),
             ("POST", f"{base}/members"),
             ("PUT", f"{base}/metrics/targets"),
-            ("GET", f"{base}/integrations/github"),
+            ("PUT", f"{base}/integrations/github"),
             ("GET", "/api/v1/users"),
             ("GET", "/api/v1/audit"),
         ]:

@@ -1,5 +1,7 @@
-// Reconnect delays after a dropped socket: exponential with full jitter, capped,
-// reset once a connection has stayed up. Randomness is injected for the tests.
+// Reconnect delays after a dropped socket: exponential, capped, with "equal" jitter
+// (half the delay fixed, half random, so clients that dropped together spread out but
+// none retries at once), reset once a connection has stayed up. Randomness is
+// injected for the tests.
 
 export interface BackoffOptions {
   baseMs: number;

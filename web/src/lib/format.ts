@@ -22,38 +22,54 @@ function grouped(value: number, digits: number): string {
   });
 }
 
-/** A count: 1,234 / 12.3k / 4.56M. */
+/** `value` rounded to `digits` fraction digits, as it will be printed. */
+function rounded(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+/**
+ * Fraction digits by magnitude: the first band `[below, digits]` that the value, rounded
+ * to those digits, stays below; else `last`. Judged after rounding, so a value at the
+ * edge of a band reads like the next one ("100", not "100.00").
+ */
+function digitsBy(size: number, bands: [below: number, digits: number][], last: number): number {
+  for (const [below, digits] of bands) if (rounded(size, digits) < below) return digits;
+  return last;
+}
+
+/** A count: 1,234 / 12.3k / 4.56M; the scale is chosen after rounding (999,960 is 1.00M). */
 export function formatCount(value: number): string {
   const size = Math.abs(value);
-  if (size >= 1e9) return `${grouped(value / 1e9, 2)}B`;
-  if (size >= 1e6) return `${grouped(value / 1e6, 2)}M`;
-  if (size >= 1e4) return `${grouped(value / 1e3, 1)}k`;
-  return grouped(value, Number.isInteger(value) ? 0 : 2);
+  if (rounded(size / 1e6, 2) >= 1000) return `${grouped(value / 1e9, 2)}B`;
+  if (rounded(size / 1e3, 1) >= 1000) return `${grouped(value / 1e6, 2)}M`;
+  const digits = Number.isInteger(value) ? 0 : 2;
+  if (rounded(size, digits) >= 1e4) return `${grouped(value / 1e3, 1)}k`;
+  return grouped(value, digits);
 }
 
 export function formatUsd(value: number): string {
   const size = Math.abs(value);
-  const digits = size >= 100 ? 0 : size >= 1 ? 2 : size === 0 ? 2 : 4;
+  const digits = size === 0 ? 2 : digitsBy(size, [[1, 4], [100, 2]], 0);
   const sign = value < 0 ? "-" : "";
   return `${sign}$${grouped(size, digits)}`;
 }
 
 export function formatPercent(ratio: number): string {
   const percent = ratio * 100;
-  const digits = Math.abs(percent) >= 10 || percent === 0 ? 1 : 2;
+  const digits = percent === 0 ? 1 : digitsBy(Math.abs(percent), [[10, 2]], 1);
   return `${grouped(percent, digits)} %`;
 }
 
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${grouped(ms, 0)} ms`;
-  if (ms < 60_000) return `${grouped(ms / 1000, 2)} s`;
+  // Rounded before the unit is chosen: 999.7 ms reads "1.00 s", not "1,000 ms".
+  if (rounded(ms, 0) < 1000) return `${grouped(ms, 0)} ms`;
+  if (rounded(ms / 1000, 2) < 60) return `${grouped(ms / 1000, 2)} s`;
   return `${grouped(ms / 60_000, 1)} min`;
 }
 
 function significant(value: number): string {
-  const size = Math.abs(value);
-  const digits = size >= 100 ? 0 : size >= 10 ? 1 : 2;
-  return grouped(value, digits);
+  return grouped(value, digitsBy(Math.abs(value), [[10, 2], [100, 1]], 0));
 }
 
 /**

@@ -19,6 +19,13 @@ export const DEFAULT_PRESET: Preset = "30d";
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
+/** A real calendar day as YYYY-MM-DD: "2026-02-31" and "2026-13-01" are not. */
+function isDate(value: string | null): value is string {
+  if (value === null || !DATE.test(value)) return false;
+  const time = Date.parse(`${value}T00:00:00Z`);
+  return Number.isFinite(time) && new Date(time).toISOString().slice(0, 10) === value;
+}
+
 function isPreset(value: string | null): value is Preset {
   return value !== null && Object.hasOwn(PRESETS, value);
 }
@@ -34,7 +41,9 @@ export function parseView(query: URLSearchParams): ViewState {
   const window = query.get("window");
   const from = query.get("from");
   const to = query.get("to");
-  const custom = window === "custom" && from !== null && DATE.test(from) && to !== null && DATE.test(to);
+  // A custom range needs two real days in order; anything else falls back to a preset
+  // rather than asking the API for an impossible window.
+  const custom = window === "custom" && isDate(from) && isDate(to) && from <= to;
   const preset: Preset | "custom" = custom ? "custom" : isPreset(window) ? window : DEFAULT_PRESET;
   const bucketParam = query.get("bucket");
   const bucket: Bucket =

@@ -1,1 +1,0 @@
-import{t as e}from"./index-COl6QiiJ.js";function t(t){return e(`h1`,{children:`Users`})}function n(t){return e(`h1`,{children:`Audit log`})}function r(t){return e(`h1`,{children:`Maintenance`})}function i(t){return e(`h1`,{children:`Plans`})}export{n as AuditPage,r as MaintenancePage,i as PlansPage,t as UsersPage};

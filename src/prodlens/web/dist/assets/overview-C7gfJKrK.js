@@ -1,1 +1,0 @@
-import{t as e}from"./index-COl6QiiJ.js";function t(t){return e(`h2`,{children:`Overview`})}export{t as OverviewPage};

@@ -1,1 +1,0 @@
-import{t as e}from"./index-COl6QiiJ.js";function t(t){return e(`h2`,{children:`Sessions`})}function n(t){return e(`h2`,{children:`Session`})}export{n as SessionPage,t as SessionsPage};
