@@ -2,6 +2,9 @@
 // paths (src/prodlens/web/routes.py lists the same prefixes).
 import type { FunctionComponent } from "preact";
 import type { Location } from "./lib/router";
+// The overview is where people land: in the main bundle, so its code and its first
+// requests do not wait for another round trip.
+import { OverviewPage } from "./pages/overview";
 
 export interface PageProps {
   params: Record<string, string>;
@@ -12,7 +15,7 @@ export type Page = FunctionComponent<PageProps>;
 
 export interface Route {
   pattern: string;
-  /** Loaded on first visit, so the overview does not carry the admin pages' code. */
+  /** Loaded on first visit (but the overview), so the landing page does not carry the admin pages' code. */
   load: () => Promise<Page>;
   /** Public pages are for signed-out visitors (sign-in, registration, email links). */
   public?: boolean;
@@ -30,7 +33,7 @@ export const routes: Route[] = [
   { pattern: "/verify-email", public: true, title: "Verify your email", load: () => import("./pages/auth").then((m) => m.VerifyEmailPage) },
   { pattern: "/", title: "Projects", load: () => import("./pages/projects").then((m) => m.ProjectsPage) },
   { pattern: "/projects", title: "Projects", load: () => import("./pages/projects").then((m) => m.ProjectsPage) },
-  { pattern: "/projects/:project", project: true, title: "Overview", load: () => import("./pages/overview").then((m) => m.OverviewPage) },
+  { pattern: "/projects/:project", project: true, title: "Overview", load: () => Promise.resolve(OverviewPage) },
   { pattern: "/projects/:project/sessions", project: true, title: "Sessions", load: () => import("./pages/sessions").then((m) => m.SessionsPage) },
   { pattern: "/projects/:project/sessions/:session", project: true, title: "Session", load: () => import("./pages/sessions").then((m) => m.SessionPage) },
   { pattern: "/projects/:project/developers", project: true, title: "Developers", load: () => import("./pages/developers").then((m) => m.DevelopersPage) },

@@ -620,10 +620,11 @@ function UserFilterNote({ userId, location }: { userId: string; location: Locati
   );
 }
 
-function UserCell({ id, location, role }: { id: string | null; location: Location; role: string }) {
+/** An account id, linking to the events concerning that account (the API filters by `user_id` only). */
+function UserCell({ id, location }: { id: string | null; location: Location }) {
   if (!id) return <span class="muted">None</span>;
   return (
-    <Link href={withQuery(location, { user: id, page: null })} class="admin-id" title={id} aria-label={`Only events concerning ${role} ${id}`}>
+    <Link href={withQuery(location, { user: id, page: null })} class="admin-id" title={id} aria-label={`Only events concerning account ${id}`}>
       {id.slice(0, 8)}
     </Link>
   );
@@ -640,10 +641,10 @@ function AuditRow({ event, location }: { event: AuditEvent; location: Location }
         </Link>
       </td>
       <td>
-        <UserCell id={event.user_id} location={location} role="user" />
+        <UserCell id={event.user_id} location={location} />
       </td>
       <td>
-        <UserCell id={event.actor_id} location={location} role="user" />
+        <UserCell id={event.actor_id} location={location} />
       </td>
       <td class="admin-break">{event.identifier ?? <span class="muted">None</span>}</td>
       <td>
@@ -742,7 +743,7 @@ export function parseBudget(text: string, unlimited: boolean): number | null {
   return text.trim() !== "" && Number.isInteger(value) && value >= 1 && value <= 10_000_000 ? value : Number.NaN;
 }
 
-/** "in 42 s", "in 12 min": when a usage window has room again. */
+/** "42 s", "12 min", "1.5 h": how long until a usage window has room again. */
 export function formatResetIn(seconds: number): string {
   if (seconds < 60) return `${seconds} s`;
   if (seconds < 3600) return `${Math.round(seconds / 60)} min`;

@@ -192,7 +192,9 @@ function MembersSection({ project }: { project: Project }) {
               <tr>
                 <th scope="col">Member</th>
                 <th scope="col">Role</th>
-                <th scope="col">Added</th>
+                <th scope="col" class="member-added">
+                  Added
+                </th>
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
                 </th>
@@ -285,7 +287,7 @@ function MemberRow({
         )}
         {error ? <ErrorBox error={error} /> : null}
       </td>
-      <td class="nowrap">{formatDate(member.added_at)}</td>
+      <td class="nowrap member-added">{formatDate(member.added_at)}</td>
       <td class="row-actions">
         {self ? (
           <button type="button" class="ghost" onClick={() => onRemove(member)}>
