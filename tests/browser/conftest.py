@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one Chromium per test process, servers with the demo."""
+"""Fixtures of the browser tests: Debian's Chromium, launched through Playwright."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.browser.harness import LAUNCH_ARGS, chromium_or_skip
 
 
-@pytest.fixture(scope="session")
+# One browser per test: Playwright's sync API runs an event loop in this thread while
+# it is started, and the asyncio tests that xdist schedules next on the same worker
+# need the thread free of it.
+@pytest.fixture
 def browser() -> Iterator[Browser]:
     executable = chromium_or_skip()
     with sync_playwright() as playwright:
