@@ -21,6 +21,7 @@ FRACTIONAL_COUNTERS = frozenset(
 COUNTER_UNITS: dict[str, str] = {
     "events": "calls",
     "errors": "calls",
+    "refused": "requests",
     "accepted": "calls",
     "rejected": "calls",
     "input_tokens": "tokens",

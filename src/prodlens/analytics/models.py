@@ -6,13 +6,14 @@ Prompt and completion text is never stored: only usage metadata.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -60,7 +61,9 @@ class Event(Base):
     total_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_usd: Mapped[float | None] = mapped_column(Money)
     cost_source: Mapped[str | None] = mapped_column(String(16))  # reported | estimated
-    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | error
+    # ok | error | refused (turned away before any model call: a proxy's unknown model
+    # or wrong key; counted apart, outside the error rate)
+    status: Mapped[str] = mapped_column(String(16), default="ok")
     http_status: Mapped[int | None] = mapped_column(Integer)
     error_type: Mapped[str | None] = mapped_column(String(128))
     finish_reason: Mapped[str | None] = mapped_column(String(64))
@@ -103,6 +106,7 @@ class LlmSession(Base):
 ROLLUP_COUNTERS = (
     "events",
     "errors",
+    "refused",
     "accepted",
     "rejected",
     "input_tokens",
@@ -127,8 +131,9 @@ class _RollupColumns:  # a declarative mixin: SQLAlchemy copies these into each 
     period_start: Mapped[datetime] = mapped_column(primary_key=True)
     developer_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when unknown
     model: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when unknown
-    events: Mapped[int] = mapped_column(Integer, default=0)
+    events: Mapped[int] = mapped_column(Integer, default=0)  # model calls (not refused ones)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # requests with no model call
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -228,3 +233,70 @@ class WebhookDelivery(Base):
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime]
+
+
+class DeveloperIdentity(Base):
+    """An identity a source reports for a person (an email, a GitHub login, a LiteLLM
+    user, an OpenTelemetry `user.*` attribute), linked to the developer it belongs to.
+
+    Events and rollups keep the identity each source sent; reads map identities to
+    developers (`analytics/identities.py`), so a link or an unlink applies to all
+    past data at once and can always be undone.
+    """
+
+    __tablename__ = "developer_identities"
+    __table_args__ = (
+        UniqueConstraint("project_id", "identity"),
+        Index("ix_developer_identities_developer", "project_id", "developer_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    identity: Mapped[str] = mapped_column(String(128))  # as events carry it in developer_id
+    developer_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # email | github | litellm | otel | other
+    linked_by: Mapped[str | None] = mapped_column(  # None: linked automatically
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+
+
+class AssistantDaily(Base):
+    """What a coding assistant reports about itself, per day and developer: Claude
+    Code's OpenTelemetry metrics and events, OpenTelemetry GenAI metrics, GitHub
+    Copilot's usage reports. One additive value per (source, metric, dimensions);
+    `dimensions` is a canonical "key=value;key=value" string ("" for none), e.g.
+    "feature=code_completion;ide=vscode;language=python;model=default"."""
+
+    __tablename__ = "assistant_daily"
+    __table_args__ = (
+        Index("ix_assistant_daily_project_source_day", "project_id", "source", "day"),
+    )
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC
+    developer_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when unknown
+    # claude_code | copilot | otel
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dimensions: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, default=0)
+    updated_at: Mapped[datetime]
+
+
+class OtlpCumulativePoint(Base):
+    """The last value of each cumulative OTLP metric stream, so a cumulative counter
+    adds only its increase since the previous export (a restart of the sender starts
+    a new stream: a new start time)."""
+
+    __tablename__ = "otlp_cumulative_points"
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)  # hash of name + attributes
+    start_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[float] = mapped_column(Float)
+    seen_at: Mapped[datetime]

@@ -57,6 +57,11 @@ def group_of(row: EventRow) -> tuple[str, str]:
 
 def rollup_counts(row: EventRow) -> dict[str, Any]:
     counts: dict[str, Any] = dict.fromkeys(ROLLUP_COUNTERS, 0)
+    if row["status"] == "refused":
+        # Turned away before any model call (a proxy's unknown model or wrong key): not
+        # a call, not an error of one; counted apart.
+        counts["refused"] = 1
+        return counts
     counts["events"] = 1
     counts["errors"] = int(row["status"] == "error")
     counts["accepted"] = int(row["accepted"] is True)
@@ -74,7 +79,9 @@ def rollup_counts(row: EventRow) -> dict[str, Any]:
 
 def sketch_bins(row: EventRow) -> list[tuple[str, int]]:
     """(kind, bin) for each of the event's latency and time to first token it has."""
-    bins = []
+    bins: list[tuple[str, int]] = []
+    if row["status"] == "refused":  # no model call: no model latency
+        return bins
     if row["latency_ms"] is not None:
         bins.append(("latency", sketches.bin_of(row["latency_ms"])))
     if row["ttft_ms"] is not None:

@@ -29,6 +29,10 @@ class RawMetrics(BaseModel):
     model: str | None
     events: int = Field(description="Model calls.")
     errors: int
+    refused: int = Field(
+        description="Requests turned away before any model call (a proxy's unknown model or "
+        "wrong key): not in `events`, so not in the error rate."
+    )
     accepted: int = Field(description="Calls whose suggestion was accepted.")
     rejected: int = Field(description="Calls whose suggestion was rejected.")
     acceptance_unknown: int = Field(description="Calls without an acceptance outcome.")

@@ -169,7 +169,7 @@ async def _fold_sessions(
 ) -> None:
     sessions: dict[str, dict[str, Any]] = {}
     for row in rows:
-        if not row["session_id"]:
+        if not row["session_id"] or row["status"] == "refused":  # refused: no model call
             continue
         ended = row["ended_at"] or row["started_at"]
         current = sessions.get(row["session_id"])
