@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
 
@@ -27,6 +28,23 @@ PeriodTable = RollupTable | SketchTable
 class Filters:
     developer: str | None = None
     model: str | None = None
+    # The identities the developer's data is stored under (the developer's own id and
+    # every identity linked to it: analytics/identities.py); empty: just `developer`.
+    identities: tuple[str, ...] = ()
+
+    @property
+    def developer_ids(self) -> tuple[str, ...]:
+        if self.developer is None:
+            return ()
+        return self.identities or (self.developer,)
+
+
+def developer_condition(column: Any, filters: Filters) -> list[ColumnElement[bool]]:
+    """Rows of the filtered developer, under any of their identities (none: all rows)."""
+    if filters.developer is None:
+        return []
+    ids = filters.developer_ids
+    return [column == ids[0]] if len(ids) == 1 else [column.in_(ids)]
 
 
 def period_conditions(
@@ -35,8 +53,7 @@ def period_conditions(
     """The project's rows whose period starts in one of `spans` and match the filters."""
     in_spans = [and_(table.period_start >= start, table.period_start < end) for start, end in spans]
     conditions = [table.project_id == project_id, or_(*in_spans)]
-    if filters.developer is not None:
-        conditions.append(table.developer_id == filters.developer)
+    conditions += developer_condition(table.developer_id, filters)
     if filters.model is not None:
         conditions.append(table.model == filters.model)
     return conditions
@@ -56,6 +73,5 @@ def session_conditions(
         LlmSession.started_at >= start,
         LlmSession.started_at < until,
     ]
-    if filters.developer is not None:
-        conditions.append(LlmSession.developer_id == filters.developer)
+    conditions += developer_condition(LlmSession.developer_id, filters)
     return conditions
