@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from prodlens.analytics.formulas import FRACTIONAL_COUNTERS, counter_value
+from prodlens.analytics.identities import IdentityMap, load_identity_map
 from prodlens.analytics.models import Event
 from prodlens.analytics.window import Window, daily_rollup_sums, daily_series
 
@@ -45,7 +46,8 @@ ArrowType = Literal["string", "timestamp", "date", "float64", "int64", "int32", 
 EVENT_FIELDS: tuple[tuple[str, ArrowType], ...] = (
     ("event_id", "string"),
     ("session_id", "string"),
-    ("developer_id", "string"),
+    ("developer_id", "string"),  # the developer, identities linked to one mapped to it
+    ("identity", "string"),  # the developer id the source sent
     ("started_at", "timestamp"),
     ("ended_at", "timestamp"),
     ("latency_ms", "float64"),
@@ -130,8 +132,10 @@ def filename(slug: str, what: str, window: Window, export_format: ExportFormat) 
     return f"prodlens-{safe}-{what}-{window.first_day}-{window.last_day}.{export_format}"
 
 
-def _event_row(row: Sequence[Any]) -> dict[str, Any]:
+def _event_row(row: Sequence[Any], links: IdentityMap) -> dict[str, Any]:
     values = dict(zip(EVENT_COLUMNS, row, strict=True))
+    if values["identity"] is not None:
+        values["developer_id"] = links.developer_of(values["identity"])
     if isinstance(values["cost_usd"], Decimal):
         values["cost_usd"] = float(values["cost_usd"])
     values["tags"] = list(values["tags"] or [])
@@ -143,7 +147,9 @@ async def _event_chunks(
     session: AsyncSession, project_id: str, window: Window
 ) -> AsyncIterator[list[dict[str, Any]]]:
     table = Event.__table__
-    columns = [table.c[name] for name in EVENT_COLUMNS]
+    # `identity` is the stored developer id; `developer_id` is mapped from it per row.
+    columns = [table.c["developer_id" if name == "identity" else name] for name in EVENT_COLUMNS]
+    links = await load_identity_map(session, project_id)
     last_id = 0
     while True:
         result = await session.execute(
@@ -161,7 +167,7 @@ async def _event_chunks(
         if not rows:
             return
         last_id = rows[-1][0]
-        yield [_event_row(row[1:]) for row in rows]
+        yield [_event_row(row[1:], links) for row in rows]
         if len(rows) < CHUNK_ROWS:
             return
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from prodlens.analytics import formulas
+from prodlens.analytics.identities import IdentityMap, load_identity_map
 from prodlens.analytics.models import ROLLUP_COUNTERS, DailyRollup, Event, HourlyRollup, LlmSession
 from prodlens.analytics.schemas import (
     WEEKDAYS,
@@ -36,21 +37,34 @@ class DeveloperNotFound(NotFound):
 
 
 async def _session_counts(
-    session: AsyncSession, project_id: str, window: Window, developer_ids: list[str]
+    session: AsyncSession,
+    project_id: str,
+    window: Window,
+    developer_ids: list[str],
+    links: IdentityMap,
 ) -> dict[str, int]:
-    if not developer_ids:
+    """Sessions per developer, counted under all of each developer's identities."""
+    identities = [
+        identity for developer in developer_ids for identity in links.identities_of(developer)
+    ]
+    if not identities:
         return {}
     rows = await session.execute(
         select(LlmSession.developer_id, func.count())
         .where(
             LlmSession.project_id == project_id,
-            LlmSession.developer_id.in_(developer_ids),
+            LlmSession.developer_id.in_(identities),
             LlmSession.started_at >= window.day_start,
             LlmSession.started_at < window.day_end,
         )
         .group_by(LlmSession.developer_id)
     )
-    return {developer: int(count) for developer, count in rows if developer is not None}
+    counts: dict[str, int] = {}
+    for identity, count in rows:
+        if identity is not None:
+            developer = links.developer_of(identity)
+            counts[developer] = counts.get(developer, 0) + int(count)
+    return counts
 
 
 # --- the list ---------------------------------------------------------------------------
@@ -64,21 +78,28 @@ _SUMS: dict[str, ColumnElement[Any]] = {
     "cost_usd": func.sum(DailyRollup.cost_usd),
     "last_active": func.max(DailyRollup.period_start),
 }
-SORTABLE: dict[str, ColumnElement[Any]] = {
-    "developer_id": DailyRollup.developer_id.expression,
-    "events": _SUMS["events"],
-    "errors": _SUMS["errors"],
-    "tokens": _SUMS["total_tokens"],
-    "cost": _SUMS["cost_usd"],
-    "last_active": _SUMS["last_active"],
-}
+SORTABLE = ("developer_id", "events", "errors", "tokens", "cost", "last_active")
 
 
-def _list_statement(project_id: str, window: Window) -> Select[Any]:
+def _sortable(developer: ColumnElement[Any]) -> dict[str, ColumnElement[Any]]:
+    return {
+        "developer_id": developer,
+        "events": _SUMS["events"],
+        "errors": _SUMS["errors"],
+        "tokens": _SUMS["total_tokens"],
+        "cost": _SUMS["cost_usd"],
+        "last_active": _SUMS["last_active"],
+    }
+
+
+def _list_statement(project_id: str, window: Window, developer: ColumnElement[Any]) -> Select[Any]:
+    """One row per developer: identities linked to one are grouped under it."""
     return (
-        select(DailyRollup.developer_id, *(expr.label(name) for name, expr in _SUMS.items()))
+        select(developer, *(expr.label(name) for name, expr in _SUMS.items()))
         .where(*in_whole_days(DailyRollup, project_id, window), DailyRollup.developer_id != "")
-        .group_by(DailyRollup.developer_id)
+        .group_by(developer)
+        # Only refused requests (no model call): no developer of the list.
+        .having(_SUMS["events"] > 0)
     )
 
 
@@ -90,10 +111,12 @@ async def list_developers(
     sort: str | None,
     page: PageParams,
 ) -> tuple[list[DeveloperSummary], int]:
-    ordering = order_by(sort, SORTABLE, default="-events")
-    statement = _list_statement(project_id, window).order_by(*ordering, DailyRollup.developer_id)
+    links = await load_identity_map(session, project_id)
+    developer = links.developer_column(DailyRollup.developer_id)
+    ordering = order_by(sort, _sortable(developer), default="-events")
+    statement = _list_statement(project_id, window, developer).order_by(*ordering, developer)
     rows, total = await paginate(session, statement, page, scalars=False)
-    sessions = await _session_counts(session, project_id, window, [row[0] for row in rows])
+    sessions = await _session_counts(session, project_id, window, [row[0] for row in rows], links)
     summaries = []
     for row in rows:
         developer_id, events, errors, accepted, rejected, tokens, cost, last = row
@@ -116,7 +139,7 @@ async def list_developers(
 
 
 async def _models(
-    session: AsyncSession, project_id: str, window: Window, developer_id: str
+    session: AsyncSession, project_id: str, window: Window, identities: tuple[str, ...]
 ) -> list[ModelShare]:
     rows = list(
         await session.execute(
@@ -128,7 +151,7 @@ async def _models(
             )
             .where(
                 *in_whole_days(DailyRollup, project_id, window),
-                DailyRollup.developer_id == developer_id,
+                DailyRollup.developer_id.in_(identities),
             )
             .group_by(DailyRollup.model)
         )
@@ -143,18 +166,19 @@ async def _models(
             cost_usd=float(cost or 0),
         )
         for model, events, tokens, cost in rows
+        if events  # refused requests alone (an unknown model): no calls to show
     ]
     return sorted(shares, key=lambda share: (-share.events, share.model or ""))
 
 
 async def _heatmap(
-    session: AsyncSession, project_id: str, window: Window, developer_id: str
+    session: AsyncSession, project_id: str, window: Window, identities: tuple[str, ...]
 ) -> Heatmap:
     rows = await session.execute(
         select(HourlyRollup.period_start, func.sum(HourlyRollup.events))
         .where(
             *in_whole_days(HourlyRollup, project_id, window),
-            HourlyRollup.developer_id == developer_id,
+            HourlyRollup.developer_id.in_(identities),
         )
         .group_by(HourlyRollup.period_start)
     )
@@ -167,18 +191,23 @@ async def _heatmap(
 async def developer_profile(
     session: AsyncSession, project_id: str, developer_id: str, window: Window
 ) -> DeveloperProfile:
+    """The developer named by `developer_id` or by any identity linked to it, over all
+    its identities."""
+    links = await load_identity_map(session, project_id)
+    developer_id = links.developer_of(developer_id)
+    identities = links.identities_of(developer_id)
     known = await session.scalar(
-        select(exists().where(Event.project_id == project_id, Event.developer_id == developer_id))
+        select(exists().where(Event.project_id == project_id, Event.developer_id.in_(identities)))
     )
     if not known:
         raise DeveloperNotFound()
-    by_day = await daily_rollup_sums(session, project_id, window, developer_id=developer_id)
+    by_day = await daily_rollup_sums(session, project_id, window, developer_ids=identities)
     sums = {name: sum(day[name] for day in by_day.values()) for name in ROLLUP_COUNTERS}
-    sessions = await _session_counts(session, project_id, window, [developer_id])
+    sessions = await _session_counts(session, project_id, window, [developer_id], links)
     last_active = await session.scalar(
         select(func.max(Event.started_at)).where(
             Event.project_id == project_id,
-            Event.developer_id == developer_id,
+            Event.developer_id.in_(identities),
             Event.started_at < window.day_end,
         )
     )
@@ -207,11 +236,11 @@ async def developer_profile(
             lines_suggested=int(sums["lines_suggested"]),
             lines_accepted=int(sums["lines_accepted"]),
         ),
-        models=await _models(session, project_id, window, developer_id),
+        models=await _models(session, project_id, window, identities),
         cost_trend=[
             DailyCost(date=day, events=int(events), cost_usd=cost)
             for day, events, cost in zip(days, events_by_day, cost_by_day, strict=True)
         ],
-        heatmap=await _heatmap(session, project_id, window, developer_id),
+        heatmap=await _heatmap(session, project_id, window, identities),
         last_active=last_active,
     )

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics import formulas, sketches
+from prodlens.analytics.identities import load_identity_map, with_identities
 from prodlens.analytics.kpis.conditions import Filters, rollup_conditions, session_conditions
 from prodlens.analytics.models import (
     ROLLUP_COUNTERS,
@@ -137,6 +138,8 @@ async def timeseries(
     interval: Interval,
 ) -> TimeSeries:
     definition = _DEFINITIONS[metric]
+    links = await load_identity_map(session, project.id)
+    filters = with_identities(filters, links)
     starts = bucket_starts(window, interval)
     buckets = {start: _Bucket() for start in starts}
     table = HourlyRollup if interval == "hour" else DailyRollup
@@ -176,8 +179,10 @@ async def timeseries(
             .where(*conditions, table.developer_id != "", table.events > 0)
             .distinct()
         )
-        for period_start, developer in pairs.all():
-            buckets[bucket_start(period_start, interval)].developers.add(developer)
+        for period_start, identity in pairs.all():
+            buckets[bucket_start(period_start, interval)].developers.add(
+                links.developer_of(identity)
+            )
     if metric == "sessions":
         if filters.model is not None:
             raise UnsupportedFilter("Sessions span models: the sessions series takes no model.")

@@ -201,10 +201,11 @@ async def daily_rollup_sums(
     project_id: str,
     window: Window,
     *,
-    developer_id: str | None = None,
+    developer_ids: Sequence[str] | None = None,
     columns: Sequence[str] = ROLLUP_COUNTERS,
 ) -> dict[date, dict[str, float]]:
-    """Per day of the window: the rollup counters summed over developers and models."""
+    """Per day of the window: the rollup counters summed over developers (or the
+    identities of one, `developer_ids`) and models."""
     statement = (
         select(
             DailyRollup.period_start,
@@ -213,8 +214,8 @@ async def daily_rollup_sums(
         .where(*in_whole_days(DailyRollup, project_id, window))
         .group_by(DailyRollup.period_start)
     )
-    if developer_id is not None:
-        statement = statement.where(DailyRollup.developer_id == developer_id)
+    if developer_ids is not None:
+        statement = statement.where(DailyRollup.developer_id.in_(developer_ids))
     sums: dict[date, dict[str, float]] = {}
     for row in await session.execute(statement):
         sums[row[0].date()] = {

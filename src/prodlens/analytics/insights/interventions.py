@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics.calendar import WorkCalendar, calendar_public, project_calendar
+from prodlens.analytics.identities import IdentityMap, load_identity_map
 from prodlens.analytics.models import Commit, DailyRollup
 from prodlens.analytics.schemas import (
     InterventionEffect,
@@ -180,17 +181,22 @@ def _midnight(day: date) -> datetime:
 
 
 async def _load_usage(
-    session: AsyncSession, project_id: str, window: Window, working: frozenset[date]
+    session: AsyncSession,
+    project_id: str,
+    window: Window,
+    working: frozenset[date],
+    links: IdentityMap,
 ) -> dict[str, dict[date, Counters]]:
     columns = DailyRollup.__table__.c
+    developer = links.developer_column(DailyRollup.developer_id)
     rows = await session.execute(
         select(
-            DailyRollup.developer_id,
+            developer,
             DailyRollup.period_start,
             *(func.sum(columns[name]) for name in COUNTERS),
         )
         .where(*rollup_days(DailyRollup, project_id, window), DailyRollup.developer_id != "")
-        .group_by(DailyRollup.developer_id, DailyRollup.period_start)
+        .group_by(developer, DailyRollup.period_start)
     )
     usage: dict[str, dict[date, Counters]] = {}
     for developer, start, *sums in rows:
@@ -207,10 +213,11 @@ async def _add_commits(
     window: Window,
     working: frozenset[date],
     usage: dict[str, dict[date, Counters]],
+    links: IdentityMap,
 ) -> bool:
     """Commits per developer and working day, by author as in the KPIs: the
-    lower-cased author login equals the lower-cased developer id. True when the
-    project has any commit in the periods."""
+    lower-cased author login equals the lower-cased developer id or one of its
+    identities. True when the project has any commit in the periods."""
     day = day_of(Commit.committed_at, session.get_bind().dialect.name)
     author = func.lower(Commit.author)
     rows = await session.execute(
@@ -222,29 +229,34 @@ async def _add_commits(
         )
         .group_by(author, day)
     )
-    developers: dict[str, list[str]] = {}
+    developers: dict[str, set[str]] = {}
     for developer in usage:
-        developers.setdefault(developer.lower(), []).append(developer)
+        for identity in links.identities_of(developer):
+            developers.setdefault(identity.lower(), set()).add(developer)
     any_commit = False
     for login, when, count in rows:
         any_commit = True
         committed = as_date(when)
         if committed in working:
             # A day with commits and no calls still counts its commits.
-            for developer in developers.get(login or "", []):
-                usage[developer].setdefault(committed, {})["commits"] = float(count)
+            for developer in developers.get(login or "", ()):
+                day_counters = usage[developer].setdefault(committed, {})
+                day_counters["commits"] = day_counters.get("commits", 0.0) + float(count)
     return any_commit
 
 
 async def _unknown_developers(
-    session: AsyncSession, project_id: str, ids: Sequence[str]
+    session: AsyncSession, project_id: str, ids: Sequence[str], links: IdentityMap
 ) -> list[str]:
+    identities = {
+        identity: developer for developer in ids for identity in links.identities_of(developer)
+    }
     rows = await session.execute(
         select(DailyRollup.developer_id)
-        .where(DailyRollup.project_id == project_id, DailyRollup.developer_id.in_(ids))
+        .where(DailyRollup.project_id == project_id, DailyRollup.developer_id.in_(identities))
         .distinct()
     )
-    known = set(rows.scalars())
+    known = {identities[identity] for identity in rows.scalars()}
     return [developer for developer in ids if developer not in known]
 
 
@@ -258,8 +270,11 @@ async def build_report(
     metrics: Sequence[InterventionMetric] | None,
     today: date,
 ) -> InterventionReport:
+    links = await load_identity_map(session, project.id)
+    # An adopter named by a linked identity is its developer.
+    adopters = sorted({links.developer_of(adopter) for adopter in adopters})
     if adopters:
-        unknown = await _unknown_developers(session, project.id, adopters)
+        unknown = await _unknown_developers(session, project.id, adopters, links)
         if unknown:
             raise UnknownAdopters(
                 f"No calls from {len(unknown)} of the adopters in this project.",
@@ -269,8 +284,8 @@ async def build_report(
     span = periods(on, days, today=today, calendar=calendar)
     window = Window(_midnight(span.start), _midnight(span.end))
     working = frozenset(span.before + span.after)
-    usage = await _load_usage(session, project.id, window, working)
-    has_commits = await _add_commits(session, project.id, window, working, usage)
+    usage = await _load_usage(session, project.id, window, working, links)
+    has_commits = await _add_commits(session, project.id, window, working, usage, links)
     chosen = tuple(KPI_BY_NAME[name] for name in dict.fromkeys(metrics or ())) or KPIS
     inputs = Inputs(span, frozenset(adopters), usage, chosen, has_commits)
     # SciPy holds the CPU for the whole computation: a worker thread keeps the loop free.

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prodlens.analytics.identities import load_identity_map
 from prodlens.analytics.models import Commit, DailyRollup, PullRequest
 from prodlens.analytics.window import (
     Window,
@@ -75,15 +76,15 @@ async def load_series(session: AsyncSession, project_id: str, window: Window) ->
     merged = await _count_by_day(
         session, PullRequest.merged_at, project_id, window, PullRequest.merged_at.is_not(None)
     )
-    # O(developers x days): one row per developer-day with any usage.
+    # O(developers x days): one row per developer-day with any usage (identities linked
+    # to a developer counted as that developer).
+    developer = (await load_identity_map(session, project_id)).developer_column(
+        DailyRollup.developer_id
+    )
     developer_rows = await session.execute(
-        select(
-            DailyRollup.developer_id,
-            DailyRollup.period_start,
-            func.sum(DailyRollup.events),
-        )
+        select(developer, DailyRollup.period_start, func.sum(DailyRollup.events))
         .where(*in_whole_days(DailyRollup, project_id, window), DailyRollup.developer_id != "")
-        .group_by(DailyRollup.developer_id, DailyRollup.period_start)
+        .group_by(developer, DailyRollup.period_start)
     )
     position = {day: index for index, day in enumerate(days)}
     developer_events: dict[str, list[float]] = {}

@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics import sketches
 from prodlens.analytics.formulas import counter_value
+from prodlens.analytics.identities import IdentityMap
 from prodlens.analytics.kpis.conditions import (
     Filters,
     RollupTable,
     SketchTable,
+    developer_condition,
     period_conditions,
 )
 from prodlens.analytics.models import (
@@ -58,6 +60,7 @@ class Usage:
     )
 
     def add(self, developer: str, model: str, counts: Mapping[str, float]) -> None:
+        """`developer`: the developer (an identity already mapped), "" when unknown."""
         for name in ROLLUP_COUNTERS:
             self.counters[name] += counts[name]
         if developer and counts["events"]:
@@ -68,8 +71,14 @@ class Usage:
 
 
 async def usage_sums(
-    session: AsyncSession, project_id: str, spans: UsageSpans, filters: Filters
+    session: AsyncSession,
+    project_id: str,
+    spans: UsageSpans,
+    filters: Filters,
+    links: IdentityMap | None = None,
 ) -> Usage:
+    """The window's usage; developers are counted as `links` maps identities to them."""
+    links = links or IdentityMap()
     usage = Usage()
     whole: list[tuple[RollupTable, SketchTable, Sequence[Span]]] = [
         (DailyRollup, DailySketch, [spans.days] if spans.days else []),
@@ -78,25 +87,33 @@ async def usage_sums(
     for rollup, sketch, parts in whole:
         if parts:
             where = period_conditions(rollup, project_id, parts, filters)
-            await _add_rollups(session, usage, rollup, where)
+            await _add_rollups(session, usage, rollup, where, links)
             where = period_conditions(sketch, project_id, parts, filters)
             await _add_bins(session, usage, sketch, where)
-    edge_hours, edge_days = await _add_edges(session, usage, project_id, spans.partial, filters)
+    edge_hours, edge_days = await _add_edges(
+        session, usage, project_id, spans.partial, filters, links
+    )
     if spans.whole_hours is not None:
         hourly = period_conditions(HourlyRollup, project_id, [spans.whole_hours], filters)
-        usage.developer_hours = await _developer_periods(session, HourlyRollup, hourly)
+        usage.developer_hours = await _developer_periods(session, HourlyRollup, hourly, links)
     usage.developer_hours += len(edge_hours)  # the edges' hours are not whole hours
     if spans.days is not None:
         daily = period_conditions(DailyRollup, project_id, [spans.days], filters)
-        usage.developer_days = await _developer_periods(session, DailyRollup, daily)
+        usage.developer_days = await _developer_periods(session, DailyRollup, daily, links)
     # The other days are never whole days: their developer-days are counted apart.
-    partial_days = edge_days | await _developer_days(session, project_id, spans.hours, filters)
+    partial_days = edge_days | await _developer_days(
+        session, project_id, spans.hours, filters, links
+    )
     usage.developer_days += len(partial_days)
     return usage
 
 
 async def _add_rollups(
-    session: AsyncSession, usage: Usage, table: RollupTable, conditions: Sequence[Any]
+    session: AsyncSession,
+    usage: Usage,
+    table: RollupTable,
+    conditions: Sequence[Any],
+    links: IdentityMap,
 ) -> None:
     sums = [func.sum(table.__table__.c[name]) for name in ROLLUP_COUNTERS]
     rows = await session.execute(
@@ -109,7 +126,7 @@ async def _add_rollups(
             name: counter_value(name, value)
             for name, value in zip(ROLLUP_COUNTERS, values, strict=True)
         }
-        usage.add(developer, model, counts)
+        usage.add(links.developer_of(developer), model, counts)
 
 
 async def _add_bins(
@@ -130,6 +147,7 @@ async def _add_edges(
     project_id: str,
     partial: Sequence[Span],
     filters: Filters,
+    links: IdentityMap,
 ) -> tuple[set[tuple[str, datetime]], set[tuple[str, date]]]:
     """Fold the events of the partial hours in; their (developer, hour) and
     (developer, day) pairs."""
@@ -141,14 +159,14 @@ async def _add_edges(
         Event.project_id == project_id,
         or_(*(and_(Event.started_at >= start, Event.started_at < end) for start, end in partial)),
     ]
-    if filters.developer is not None:
-        conditions.append(Event.developer_id == filters.developer)
+    conditions += developer_condition(Event.developer_id, filters)
     if filters.model is not None:
         conditions.append(Event.response_model == filters.model)
     columns = [Event.__table__.c[name] for name in EVENT_FIELDS]
     result = await session.execute(select(*columns).where(*conditions))
     for row in result.mappings():
-        developer, model = group_of(row)
+        identity, model = group_of(row)
+        developer = links.developer_of(identity) if identity else ""
         usage.add(developer, model, rollup_counts(row))
         for kind, key in sketch_bins(row):
             usage.bins[kind][key] += 1
@@ -159,10 +177,12 @@ async def _add_edges(
 
 
 async def _developer_periods(
-    session: AsyncSession, table: RollupTable, conditions: Sequence[Any]
+    session: AsyncSession, table: RollupTable, conditions: Sequence[Any], links: IdentityMap
 ) -> int:
+    """Distinct (developer, period) pairs with calls: two identities of one developer
+    active in the same hour are one developer-hour."""
     pairs = (
-        select(table.developer_id, table.period_start)
+        select(links.developer_column(table.developer_id), table.period_start)
         .where(*conditions, table.developer_id != "", table.events > 0)
         .distinct()
         .subquery()
@@ -171,7 +191,11 @@ async def _developer_periods(
 
 
 async def _developer_days(
-    session: AsyncSession, project_id: str, hours: Sequence[Span], filters: Filters
+    session: AsyncSession,
+    project_id: str,
+    hours: Sequence[Span],
+    filters: Filters,
+    links: IdentityMap,
 ) -> set[tuple[str, date]]:
     """(developer, day) with calls in these whole hours (at most two partial days)."""
     if not hours:
@@ -185,4 +209,4 @@ async def _developer_days(
         )
         .distinct()
     )
-    return {(developer, hour.date()) for developer, hour in rows.all()}
+    return {(links.developer_of(identity), hour.date()) for identity, hour in rows.all()}
