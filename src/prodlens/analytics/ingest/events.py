@@ -64,7 +64,9 @@ class EventIn(BaseModel):
     cache_creation_tokens: int = Field(0, ge=0, le=_MAX_TOKENS)
     total_tokens: int | None = Field(None, ge=0, le=4 * _MAX_TOKENS)
     cost_usd: float | None = Field(None, ge=0, le=1_000_000)
-    status: Literal["ok", "error"] | None = None
+    # refused: turned away before any model call (a proxy's unknown model, wrong key,
+    # budget): counted apart, never in the error rate.
+    status: Literal["ok", "error", "refused"] | None = None
     http_status: int | None = Field(None, ge=100, le=599)
     error_type: str | None = Field(None, max_length=128)
     finish_reason: str | None = Field(None, max_length=64)

@@ -4,14 +4,19 @@ Field names follow `litellm/types/utils.py` (`StandardLoggingPayload`,
 `StandardLoggingMetadata`, `StandardLoggingHiddenParams`). The payload carries
 the conversation (`messages`, `response`); nothing of it is copied, only the
 response's model name and finish reason are read.
+
+What LiteLLM sends, and what it means, was read from LiteLLM's own source and
+payloads of a real proxy (1.108.7); docs/ingest.md states the mapping.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from prodlens.analytics.identities import Sighting
 from prodlens.analytics.ingest import fields
 from prodlens.analytics.ingest.events import Rejection
 from prodlens.analytics.ingest.fields import FieldError, first_text, mapping, text
@@ -33,8 +38,38 @@ _OPERATIONS = {
 # `requester_metadata`) or in `spend_logs_metadata`, read by name.
 _DEVELOPER_KEYS = ("developer_id", "developer")
 _SESSION_KEYS = ("session_id", "session")
+# Names LiteLLM puts where a user or team would be when there is none: the proxy
+# admin behind the master key (`LITELLM_PROXY_ADMIN_NAME`), the master key's alias
+# (`LITELLM_PROXY_MASTER_KEY_ALIAS`) and the admin UI's team (`UI_SESSION_TOKEN_TEAM_ID`).
+# Crediting them would lump every master-key caller into one "developer".
+PLACEHOLDERS = frozenset({"default_user_id", "litellm_proxy_master_key", "litellm-dashboard"})
+# LiteLLM's own id for a call without a caller-given trace or session (`uuid4()`):
+# not a session, every call has a different one.
+_GENERATED_TRACE_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
+# Error classes LiteLLM's proxy and router raise themselves, before any provider call.
+_PROXY_ERROR_CLASSES = frozenset(
+    {
+        "BudgetExceededError",
+        "RouterRateLimitError",
+        "RouterRateLimitErrorBasic",
+        "MockTestingParamsDisabledError",
+    }
+)
+# `error_information.normalized_error` codes that only LiteLLM's own checks produce.
+_PROXY_NORMALIZED_ERRORS = frozenset(
+    {"429_BUDGET_EXCEEDED", "429_NO_HEALTHY_DEPLOYMENTS", "403_MODEL_ACCESS_DENIED"}
+)
+# LiteLLM's own rate limits (its parallel-request and batch limiters), not a provider's.
+_PROXY_RATE_LIMITS = frozenset({"litellm_rate_limit", "litellm_batch_rate_limit"})
+V1_REASON = (
+    "LiteLLM's v1 logging payload (`generic_api_use_v1`) is not supported: remove "
+    "`generic_api_use_v1` from `litellm_settings` so the logger sends its StandardLoggingPayload"
+)
 # Harmless identifiers worth keeping for drill-down; everything else is dropped.
 _KEPT_METADATA = (
+    "user_api_key_user_id",
     "user_api_key_alias",
     "user_api_key_team_id",
     "user_api_key_team_alias",
@@ -109,6 +144,9 @@ def _tokens(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+
+
 def _numeric(value: str) -> bool:
     try:
         float(value)
@@ -139,9 +177,28 @@ def _times(payload: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _refused(error: Mapping[str, Any]) -> bool:
+    """A failure LiteLLM itself answered (unknown model, wrong key, budget, its own rate
+    limit): no provider was called. Provider errors name the provider they came from
+    (`error_information.llm_provider`); LiteLLM's own checks leave it empty."""
+    error_class = text(error.get("error_class"), 128)
+    if error_class is None:
+        return False  # no classified error: nothing says where it failed
+    return (
+        error_class.startswith("Proxy")  # ProxyException, ProxyModelNotFoundError
+        or error_class in _PROXY_ERROR_CLASSES
+        or text(error.get("normalized_error"), 64) in _PROXY_NORMALIZED_ERRORS
+        or text(error.get("error_rate_limit_category"), 64) in _PROXY_RATE_LIMITS
+        or text(error.get("error_budget_entity_type"), 64) is not None
+        or text(error.get("llm_provider"), 64) is None
+    )
+
+
 def _status(payload: Mapping[str, Any]) -> dict[str, Any]:
     error = mapping(payload.get("error_information"))
     status = {"success": "ok", "failure": "error"}.get(str(payload.get("status")))
+    if status == "error" and _refused(error):
+        status = "refused"
     code = error.get("error_code")
     http_status = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
     return {
@@ -151,12 +208,17 @@ def _status(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cost(payload: Mapping[str, Any]) -> float | None:
-    # A zero cost with failure debug info means LiteLLM could not price the call:
-    # leave it unreported so the price table can estimate it.
+def _cost(payload: Mapping[str, Any], tokens: Mapping[str, Any]) -> float | None:
+    """LiteLLM's cost, or None when it could not price the call (the price table then
+    estimates it). LiteLLM reports 0 for a model it has no price for, with or without
+    debug info; a 0 with tokens is that, unless the answer came from LiteLLM's cache."""
     if payload.get("response_cost_failure_debug_info"):
         return None
-    return fields.number(payload.get("response_cost"), "response_cost")
+    cost = fields.number(payload.get("response_cost"), "response_cost")
+    used = sum(tokens[name] for name in _TOKEN_FIELDS) > 0
+    if cost == 0 and used and payload.get("cache_hit") is not True:
+        return None
+    return cost
 
 
 def _response_fields(payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -167,6 +229,29 @@ def _response_fields(payload: Mapping[str, Any]) -> tuple[str | None, str | None
     return text(response.get("model"), 128), text(first.get("finish_reason"), 64)
 
 
+def _without_provider(model: str | None, provider: str | None) -> str | None:
+    """`anthropic/claude-sonnet-4-…` → `claude-sonnet-4-…`: the model's own name, as
+    providers and OpenTelemetry report it (LiteLLM prefixes the provider it routes to)."""
+    if model and provider and model.startswith(f"{provider}/") and len(model) > len(provider) + 1:
+        return model[len(provider) + 1 :]
+    return model
+
+
+def _models(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Requested and answering model. Through a proxy's model group the router rewrites
+    the response's model to the group's alias; the deployment's model is in `model`."""
+    response_model, _ = _response_fields(payload)
+    group = text(payload.get("model_group"), 128)
+    provider = text(payload.get("custom_llm_provider"), 64)
+    hidden = mapping(payload.get("hidden_params"))
+    deployment = _without_provider(
+        first_text(128, payload.get("model"), hidden.get("litellm_model_name")), provider
+    )
+    if response_model is None or response_model == group:
+        response_model = deployment or response_model
+    return {"request_model": group or deployment, "response_model": response_model}
+
+
 def _first(sources: list[Mapping[str, Any]], key: str, read: Callable[[Any], Any]) -> Any:
     for source in sources:
         value = read(source.get(key))
@@ -175,21 +260,55 @@ def _first(sources: list[Mapping[str, Any]], key: str, read: Callable[[Any], Any
     return None
 
 
+def _person(value: Any) -> str | None:
+    """An identifier that names someone: not empty, not one of LiteLLM's placeholders."""
+    found = text(value, 128)
+    return None if found is None or found in PLACEHOLDERS else found
+
+
+def _developer(payload: Mapping[str, Any], own: list[Mapping[str, Any]]) -> str | None:
+    """The caller's own `developer_id` first; then the end user (the request's `user`,
+    where the proxy and the SDK put it); then the virtual key's user, team and alias."""
+    metadata = mapping(payload.get("metadata"))
+    parameters = mapping(payload.get("model_parameters"))
+    for value in (
+        *(source.get(key) for source in own for key in _DEVELOPER_KEYS),
+        metadata.get("user_api_key_end_user_id"),
+        payload.get("end_user"),
+        parameters.get("user"),  # the SDK without a proxy: only here
+        metadata.get("user_api_key_user_id"),
+        metadata.get("user_api_key_team_id"),
+        metadata.get("user_api_key_team_alias"),
+        metadata.get("user_api_key_alias"),
+    ):
+        found = _person(value)
+        if found is not None:
+            return found
+    return None
+
+
+def _session(payload: Mapping[str, Any], own: list[Mapping[str, Any]]) -> str | None:
+    """The caller's own `session_id` first; then LiteLLM's session id, then its trace id
+    when the caller set it (`litellm_session_id`, `litellm_trace_id` or `metadata.session_id`
+    in the SDK all land there); a trace id LiteLLM generated is one call, not a session."""
+    explicit = first_text(128, *(source.get(key) for source in own for key in _SESSION_KEYS))
+    if explicit is not None:
+        return explicit
+    trace = text(payload.get("trace_id"), 128)
+    if trace is not None and _GENERATED_TRACE_ID.fullmatch(trace):
+        trace = None
+    return first_text(128, payload.get("session_id"), trace)
+
+
 def _who(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Who and what: the client's own metadata first, then LiteLLM's key owner."""
+    """Who and what: the client's own metadata first, then what LiteLLM knows."""
     metadata = mapping(payload.get("metadata"))
     requester = mapping(metadata.get("requester_metadata"))
     spend = mapping(metadata.get("spend_logs_metadata"))
     own = [requester, spend]
     return {
-        "developer_id": first_text(
-            128,
-            *(source.get(key) for source in own for key in _DEVELOPER_KEYS),
-            metadata.get("user_api_key_user_id"),
-            metadata.get("user_api_key_end_user_id"),
-            payload.get("end_user"),
-        ),
-        "session_id": first_text(128, *(s.get(key) for s in own for key in _SESSION_KEYS)),
+        "developer_id": _developer(payload, own),
+        "session_id": _session(payload, own),
         "accepted": _first(own, "accepted", fields.flag),
         "repo": _first(own, "repo", lambda value: text(value, 200)),
         "lines_suggested": _first(
@@ -202,6 +321,24 @@ def _who(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def sighting(payload: Any) -> Sighting | None:
+    """The virtual key's user with the email LiteLLM sends for it: one person under two
+    identifiers, for identity linking. Only the key's user: the email is the key owner's,
+    not the end user's a call may be credited to."""
+    metadata = mapping(payload.get("metadata")) if isinstance(payload, Mapping) else {}
+    user_id = _person(metadata.get("user_api_key_user_id"))
+    email = text(metadata.get("user_api_key_user_email"), 254)
+    if user_id is None or email is None or user_id.lower() == email.lower():
+        return None
+    return Sighting(identity=user_id, kind="litellm", email=email)
+
+
+def is_v1(payload: Mapping[str, Any]) -> bool:
+    """LiteLLM's old generic-logger payload (`generic_api_use_v1`): camelCase
+    `modelParameters`, a `cost` instead of `response_cost`, every value a string."""
+    return "modelParameters" in payload or ("cost" in payload and "response_cost" not in payload)
+
+
 def _attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
     metadata = mapping(payload.get("metadata"))
     kept: dict[str, Any] = {
@@ -212,7 +349,10 @@ def _attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
         "cache_hit": fields.flag(payload.get("cache_hit")),
         "saved_cache_cost": fields.number(payload.get("saved_cache_cost"), "saved_cache_cost"),
     }
-    kept.update({key: text(metadata.get(key), 128) for key in _KEPT_METADATA})
+    kept.update({key: _person(metadata.get(key)) for key in _KEPT_METADATA})
+    # How LiteLLM classified a failure (`429_BUDGET_EXCEEDED`, …): a code, never the message.
+    error = mapping(payload.get("error_information"))
+    kept["litellm_error"] = text(error.get("normalized_error"), 64)
     return {key: value for key, value in kept.items() if value is not None}
 
 
@@ -221,20 +361,19 @@ def to_event(payload: Any) -> dict[str, Any] | Rejection:
     if not isinstance(payload, Mapping):
         return Rejection("a LiteLLM log entry must be a JSON object")
     event_id = text(payload.get("id"), 128)
+    if is_v1(payload):
+        return Rejection(V1_REASON, event_id)
     try:
-        response_model, finish_reason = _response_fields(payload)
-        hidden = mapping(payload.get("hidden_params"))
-        model = text(payload.get("model"), 128)
+        _, finish_reason = _response_fields(payload)
+        tokens = _tokens(payload)
         event: dict[str, Any] = {
             "event_id": event_id,
             **_times(payload),
             "provider": _provider(payload),
             "operation": _operation(payload.get("call_type")),
-            "request_model": first_text(128, payload.get("model_group"), model),
-            "response_model": response_model
-            or first_text(128, hidden.get("litellm_model_name"), model),
-            **_tokens(payload),
-            "cost_usd": _cost(payload),
+            **_models(payload),
+            **tokens,
+            "cost_usd": _cost(payload, tokens),
             **_status(payload),
             "finish_reason": finish_reason,
             **_who(payload),

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prodlens.analytics.identities import Sighting
 from prodlens.analytics.ingest import service
 from prodlens.analytics.ingest.payload import read_json
 from prodlens.analytics.ingest.service import BatchTooLarge, IngestResponse, InvalidBatch
@@ -57,9 +58,11 @@ async def ingest_json(
     *,
     source: str,
     adapt: Callable[[Any], Any] | None = None,
+    identify: Callable[[Any], Sighting | None] | None = None,
 ) -> IngestResponse:
     """A JSON batch (array, `{"events": [...]}`, single object or NDJSON), each item
-    mapped to the native shape by `adapt` when the format needs it."""
+    mapped to the native shape by `adapt` when the format needs it (and `identify`:
+    see `service.ingest_document`)."""
     await limit_ingest(request, context)
     document = await read_json(request)
     return await service.ingest_document(
@@ -69,5 +72,6 @@ async def ingest_json(
         source=source,
         clock=clock,
         adapt=adapt,
+        identify=identify,
         publisher=publisher,
     )
