@@ -289,7 +289,10 @@ class AssistantDaily(Base):
 class OtlpCumulativePoint(Base):
     """The last value of each cumulative OTLP metric stream, so a cumulative counter
     adds only its increase since the previous export (a restart of the sender starts
-    a new stream: a new start time)."""
+    a new stream: a new start time). `seen_at` is the last point's own time, so a
+    re-sent or stale point adds nothing. Log records that carry facts are streams
+    too, seen once each, so a re-sent log export counts them once
+    (`ingest/otlp_metrics.py`)."""
 
     __tablename__ = "otlp_cumulative_points"
 

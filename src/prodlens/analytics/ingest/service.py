@@ -1,23 +1,28 @@
 """Ingesting a batch: normalize each item, store the valid ones, answer per item.
 
 `ingest` takes native-shaped items; `ingest_document` a parsed JSON body in any
-of the JSON formats, `ingest_otlp_traces` an OTLP/HTTP trace export body.
+of the JSON formats, `ingest_otlp_traces` an OTLP/HTTP trace export body;
+`ingest_otlp_metrics` and `ingest_otlp_logs` OTLP/HTTP metrics and logs (Claude
+Code, GenAI metrics), which become assistant facts and, for model calls, events.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
 
 import anyio.to_thread
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics import live
-from prodlens.analytics.ingest import otlp_wire
+from prodlens.analytics.assistant_facts import add_facts
+from prodlens.analytics.identities import Sighting, record_sightings
+from prodlens.analytics.ingest import otlp_logs, otlp_metrics, otlp_wire
+from prodlens.analytics.ingest.claude_code import Who
 from prodlens.analytics.ingest.events import MAX_BATCH, Rejection, normalize
 from prodlens.analytics.ingest.store import store_events
 from prodlens.analytics.pricing import project_prices
@@ -74,6 +79,9 @@ def as_items(document: Any, *, key: str = "events") -> list[Any]:
     if isinstance(document, dict):
         inner = document.get(key)
         if isinstance(inner, list):
+            others = sorted(str(name) for name in document if name != key)
+            if others:  # a typo beside the batch must not pass unnoticed
+                raise InvalidBatch(f"Unknown fields beside {key!r}: {', '.join(others[:5])}.")
             return inner
         if inner is None:
             return [document]
@@ -166,15 +174,26 @@ async def ingest_document(
     source: str,
     clock: Clock,
     adapt: Callable[[Any], Any] | None = None,
+    identify: Callable[[Any], Sighting | None] | None = None,
     publisher: Publisher | None = None,
 ) -> IngestResponse:
     """A parsed JSON batch (array, `{"events": [...]}` or single object), each item
-    mapped to the native shape by `adapt` when the format needs it."""
-    items = as_items(document)
-    check_size(items)  # before adapting: an oversized batch costs no mapping
-    if adapt is not None:
-        items = [adapt(item) for item in items]
-    return await ingest(session, project, items, source=source, clock=clock, publisher=publisher)
+    mapped to the native shape by `adapt` when the format needs it; `identify` finds
+    the people an item names under two identities (automatic identity links)."""
+    raw = as_items(document)
+    check_size(raw)  # before adapting: an oversized batch costs no mapping
+    items = raw if adapt is None else [adapt(item) for item in raw]
+    response = await ingest(
+        session, project, items, source=source, clock=clock, publisher=publisher
+    )
+    if identify is not None:
+        found = [
+            sighting
+            for item, result in zip(raw, response.results, strict=True)
+            if result.status != "rejected" and (sighting := identify(item)) is not None
+        ]
+        await record_sightings(session, project.id, found, clock.now())
+    return response
 
 
 # Smaller bodies are decoded on the event loop: the hop to a thread would cost more.
@@ -221,3 +240,107 @@ async def ingest_otlp_traces(
         rejected += [(r.event_id, r.reason or "") for r in result.results if r.status == "rejected"]
     content = otlp_wire.export_response(rejected, protobuf=request.protobuf)
     return OtlpResponse(content, otlp_wire.PROTOBUF if request.protobuf else otlp_wire.JSON)
+
+
+Decoded = TypeVar("Decoded")
+
+
+async def _decode(
+    decode: Callable[[bytes, str, str, int], Decoded],
+    body: bytes,
+    media_type: str,
+    encoding: str,
+    limit: int,
+) -> Decoded:
+    if len(body) > _DECODE_INLINE_BYTES or encoding:
+        return await anyio.to_thread.run_sync(decode, body, media_type, encoding, limit)
+    return decode(body, media_type, encoding, limit)
+
+
+def _media_type(protobuf: bool) -> str:
+    return otlp_wire.PROTOBUF if protobuf else otlp_wire.JSON
+
+
+async def _link_people(
+    session: AsyncSession, project_id: str, people: Iterable[Who], now: datetime
+) -> None:
+    """Ids reported together with an email (an account UUID, an installation id) are
+    linked to the developer of that email."""
+    sightings = {
+        (other, person.email): Sighting(identity=other, kind="otel", email=person.email)
+        for person in people
+        if person.email
+        for other in person.other_ids
+    }
+    if sightings:
+        await record_sightings(session, project_id, sightings.values(), now)
+
+
+async def ingest_otlp_metrics(
+    session: AsyncSession,
+    project: Project,
+    body: bytes,
+    *,
+    media_type: str,
+    encoding: str,
+    limit: int,
+    clock: Clock,
+) -> OtlpResponse:
+    """An OTLP/HTTP metrics export request's body → its export response. Points of
+    Claude Code's and the GenAI metrics become daily facts; other metrics are skipped."""
+    export = await _decode(otlp_wire.decode_metrics, body, media_type, encoding, limit)
+    now = clock.now().astimezone(UTC)
+    rejected: list[str] = []
+    points: list[otlp_metrics.MetricPoint] = []
+    for item in export.points:
+        reason = item.reason if isinstance(item, Rejection) else otlp_metrics.check(item, now)
+        if reason is not None:
+            rejected.append(reason)
+        elif not isinstance(item, Rejection):
+            points.append(item)
+    stored = await otlp_metrics.store_points(session, project.id, points, now)
+    await _link_people(session, project.id, stored.people, now)
+    content = otlp_wire.metrics_response(rejected, protobuf=export.protobuf)
+    return OtlpResponse(content, _media_type(export.protobuf))
+
+
+async def ingest_otlp_logs(
+    session: AsyncSession,
+    project: Project,
+    body: bytes,
+    *,
+    media_type: str,
+    encoding: str,
+    limit: int,
+    clock: Clock,
+    publisher: Publisher | None = None,
+) -> OtlpResponse:
+    """An OTLP/HTTP logs export request's body → its export response. Claude Code's
+    model calls become events, its decisions, tool results and prompts (lengths only)
+    facts; other records are skipped."""
+    export = await _decode(otlp_wire.decode_logs, body, media_type, encoding, limit)
+    now = clock.now().astimezone(UTC)
+    rejected = [item.reason for item in export.records if isinstance(item, Rejection)]
+    records = [item for item in export.records if not isinstance(item, Rejection)]
+    mapped = otlp_logs.map_records(records, now)
+    rejected += mapped.rejected
+    for start in range(0, len(mapped.events), MAX_BATCH):
+        result = await ingest(
+            session,
+            project,
+            mapped.events[start : start + MAX_BATCH],
+            source="claude_code",
+            clock=clock,
+            publisher=publisher,
+        )
+        rejected += [
+            f"{r.event_id or '?'}: {r.reason}" for r in result.results if r.status == "rejected"
+        ]
+    # A record's facts count once, however often its export is sent.
+    streams = {key: otlp_metrics.stream_key("log", key) for key, _ in mapped.facts}
+    fresh = await otlp_metrics.first_sightings(session, project.id, streams.values(), now)
+    facts = [fact for key, fact in mapped.facts if streams[key] in fresh]
+    await add_facts(session, project.id, facts, now)
+    await _link_people(session, project.id, mapped.people, now)
+    content = otlp_wire.logs_response(rejected, protobuf=export.protobuf)
+    return OtlpResponse(content, _media_type(export.protobuf))
