@@ -17,8 +17,11 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from prodlens import __version__
 from prodlens.analytics import live
+from prodlens.analytics.assistants_router import router as assistants_router
+from prodlens.analytics.copilot import import_report as import_copilot_report
 from prodlens.analytics.demo.router import router as demo_router
 from prodlens.analytics.explore_router import router as explore_router
+from prodlens.analytics.identities_router import router as identities_router
 from prodlens.analytics.ingest.formats_router import router as ingest_formats_router
 from prodlens.analytics.ingest.router import router as ingest_router
 from prodlens.analytics.metrics_router import router as metrics_router
@@ -34,6 +37,8 @@ from prodlens.http.correlation import CorrelationMiddleware
 from prodlens.http.cors import ProblemCORSMiddleware
 from prodlens.http.maintenance import MaintenanceMiddleware, MaintenanceSwitch
 from prodlens.http.security_headers import SecurityHeadersMiddleware
+from prodlens.integrations.copilot_fetch import CopilotScheduler
+from prodlens.integrations.copilot_router import router as copilot_router
 from prodlens.integrations.router import router as integrations_router
 from prodlens.kit.clock import Clock, SystemClock
 from prodlens.kit.db import Database
@@ -110,6 +115,16 @@ def _lifespan(settings: Settings) -> Lifespan:
             auth=app.state.auth,
         )
         await app.state.realtime.start()
+        # In-process until the job system takes it over (docs/assistants.md).
+        app.state.copilot = CopilotScheduler(
+            settings.copilot,
+            secret_key=settings.secret_key.get_secret_value(),
+            sessionmaker=app.state.database.sessionmaker,
+            state=app.state.state_store,
+            clock=app.state.clock,
+            store=import_copilot_report,
+        )
+        app.state.copilot.start()
         app.state.maintenance.load = partial(maintenance_flag, app.state.database.sessionmaker)
         app.state.rate_limiter = RateLimiter(settings)
         app.state.plans = PlanBook(app.state.database.sessionmaker)
@@ -125,6 +140,7 @@ def _lifespan(settings: Settings) -> Lifespan:
         try:
             yield
         finally:
+            await app.state.copilot.stop()
             await app.state.realtime.stop()
             await app.state.tasks.drain(settings.server.graceful_shutdown_seconds)
             await app.state.state_store.close()
@@ -230,8 +246,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(api_keys_router)
     app.include_router(ingest_router)
     app.include_router(explore_router)
+    app.include_router(identities_router)
     app.include_router(metrics_router)
+    app.include_router(assistants_router)
     app.include_router(integrations_router)
+    app.include_router(copilot_router)
     app.include_router(ingest_formats_router)
     app.include_router(realtime_router)
     app.include_router(demo_router)

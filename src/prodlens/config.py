@@ -220,6 +220,36 @@ class RealtimeSettings(BaseModel):
     )
 
 
+class CopilotSettings(BaseModel):
+    """Fetching GitHub Copilot usage reports (docs/assistants.md). Which organization or
+    enterprise, and the token, are per project (`…/integrations/copilot`)."""
+
+    fetch_interval_minutes: int = Field(
+        360,
+        ge=0,
+        le=7 * 24 * 60,
+        description="`prodlens serve` fetches every configured project this often; 0: never.",
+    )
+    startup_delay_seconds: float = Field(
+        60.0, ge=0, description="Wait after start before the first scheduled fetch."
+    )
+    api_url: str = Field(
+        "https://api.github.com",
+        pattern=r"^https?://",
+        description="GitHub REST API base URL (GitHub Enterprise Cloud with data residency: "
+        "its own API URL).",
+    )
+    initial_days: int = Field(
+        28, ge=1, le=365, description="Days fetched by a project's first fetch."
+    )
+    max_rate_limit_wait_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="Wait this long at most for GitHub's rate limit to reset; longer: stop "
+        "and try at the next fetch.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PRODLENS_",
@@ -263,6 +293,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    copilot: CopilotSettings = Field(default_factory=CopilotSettings)
 
     @field_validator("redis_url", "public_url", "docs_enabled", mode="before")
     @classmethod

@@ -57,6 +57,17 @@ PROJECT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | list[Any] | No
     ("GET", "/api/v1/projects/{project_id}/integrations/github"): ("viewer", None),
     ("PUT", "/api/v1/projects/{project_id}/integrations/github"): ("maintainer", {}),
     ("DELETE", "/api/v1/projects/{project_id}/integrations/github"): ("maintainer", None),
+    ("GET", "/api/v1/projects/{project_id}/integrations/copilot"): ("viewer", None),
+    ("PUT", "/api/v1/projects/{project_id}/integrations/copilot"): (
+        "maintainer",
+        {"organization": "acme", "token": "github_pat_0123456789abcdefghij"},
+    ),
+    ("DELETE", "/api/v1/projects/{project_id}/integrations/copilot"): ("maintainer", None),
+    ("GET", "/api/v1/projects/{project_id}/assistants"): ("viewer", None),
+    ("POST", "/api/v1/projects/{project_id}/ingest/copilot"): (
+        "maintainer",
+        [{"day": "2026-03-01", "user_login": "ana"}],
+    ),
     ("GET", "/api/v1/projects/{project_id}/metrics"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/metrics/raw"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/metrics/timeseries"): ("viewer", None),
@@ -70,10 +81,30 @@ PROJECT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | list[Any] | No
         "maintainer",
         {"resourceSpans": []},
     ),
+    ("POST", "/api/v1/projects/{project_id}/ingest/otlp/v1/metrics"): (
+        "maintainer",
+        {"resourceMetrics": []},
+    ),
+    ("POST", "/api/v1/projects/{project_id}/ingest/otlp/v1/logs"): (
+        "maintainer",
+        {"resourceLogs": []},
+    ),
     ("GET", "/api/v1/projects/{project_id}/sessions"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/sessions/{session_id}"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/developers"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/developers/{developer_id}"): ("viewer", None),
+    ("GET", "/api/v1/projects/{project_id}/developers/{developer_id}/identities"): (
+        "viewer",
+        None,
+    ),
+    ("POST", "/api/v1/projects/{project_id}/developers/{developer_id}/identities"): (
+        "maintainer",
+        {"identity": "another-alias", "kind": "other"},
+    ),
+    ("DELETE", "/api/v1/projects/{project_id}/developers/{developer_id}/identities/{link_id}"): (
+        "maintainer",
+        None,
+    ),
     ("GET", "/api/v1/projects/{project_id}/insights"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/insights/interventions"): ("viewer", None),
     ("GET", "/api/v1/projects/{project_id}/calendar"): ("viewer", None),
@@ -176,6 +207,12 @@ async def world(harness: Harness) -> World:
         f"{base}/ingest/events", json=[usage], headers=owner.headers
     )
     assert ingested.json()["summary"]["accepted"] == 1, ingested.text
+    link = await harness.client.post(
+        f"{base}/developers/developer-world/identities",
+        json={"identity": "world-alias", "kind": "other"},
+        headers=owner.headers,
+    )
+    assert link.status_code == 201, link.text
     ids = {
         "project_id": project["id"],
         "item_id": item["id"],
@@ -183,6 +220,7 @@ async def world(harness: Harness) -> World:
         "user_id": viewer_id,
         "session_id": "session-world",
         "developer_id": "developer-world",
+        "link_id": link.json()["id"],
     }
     return World(owner, roles, ids, ["Secret Plans", "Confidential", project["id"], item["id"]])
 

@@ -2,8 +2,7 @@
 developers and insights.
 
 The class names are the schema names of the OpenAPI document: renaming one
-changes the published API. The session shapes stay in sessions.py, whose module
-name is part of their OpenAPI name (auth has a SessionPublic too).
+changes the published API. The LLM session shapes are in sessions.py.
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from prodlens.kit.schemas import Strict
 
 # --- KPIs and raw metrics ----------------------------------------------------------------
 
@@ -78,6 +79,21 @@ class RawMetrics(BaseModel):
     pr_merge_hours_median: float | None = Field(
         description="Median hours from creation to merge of the merged pull requests."
     )
+    # What coding assistants report about themselves (daily facts: every whole UTC day
+    # the window touches; docs/assistants.md).
+    copilot_code_generations: int = Field(
+        description="Copilot's code generation activities (its usage reports)."
+    )
+    copilot_code_acceptances: int = Field(description="Of those, accepted by the developer.")
+    copilot_lines_suggested_added: int = Field(description="Lines Copilot suggested to add.")
+    copilot_lines_added: int = Field(
+        description="Lines added from Copilot's suggestions (agent edits left out)."
+    )
+    claude_code_edits_accepted: int = Field(
+        description="Claude Code's edit tool decisions `accept` "
+        "(claude_code.code_edit_tool.decision)."
+    )
+    claude_code_edits_rejected: int = Field(description="Claude Code edit tool decisions `reject`.")
 
 
 class Kpi(BaseModel):
@@ -476,3 +492,35 @@ class InterventionReport(BaseModel):
     calendar: CalendarPublic
     effects: list[InterventionEffect]
     message: str
+
+
+# --- identities ---------------------------------------------------------------------------
+
+IdentityKindName = Literal["email", "github", "litellm", "otel", "other"]
+
+
+class IdentityLink(Strict):
+    """Link an identity a source reports to this developer."""
+
+    identity: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The developer id a source sends for this person (an email, a GitHub "
+        "login, a LiteLLM user, an OpenTelemetry `user.*` value), exactly as events carry it.",
+    )
+    kind: IdentityKindName = Field("other", description="What the identity is.")
+
+
+class IdentityPublic(BaseModel):
+    id: str
+    identity: str
+    developer_id: str
+    kind: str
+    automatic: bool = Field(description="Linked on an exact email match, not by a person.")
+    linked_by: str | None
+    created_at: datetime
+
+
+class IdentityList(BaseModel):
+    developer_id: str
+    items: list[IdentityPublic]

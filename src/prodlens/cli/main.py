@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from prodlens import __version__
-from prodlens.cli import admin, demo, github, ingest, openapi, report, serve
+from prodlens.cli import admin, copilot, demo, github, ingest, openapi, report, serve
 from prodlens.cli.common import CliCommand, CliGroup
 
 cli = typer.Typer(
@@ -48,6 +48,7 @@ for function in (
 ):
     cli.command(cls=CliCommand)(function)
 cli.add_typer(github.app, name="github")
+cli.add_typer(copilot.app, name="copilot")
 
 
 @cli.command(cls=CliCommand)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from prodlens.kit.schemas import Strict
@@ -156,3 +157,50 @@ class GitHubIntegration(BaseModel):
 
 class GitHubIntegrationCreated(GitHubIntegration):
     secret: str = Field(description="The webhook secret: shown in this response only.")
+
+
+# --- GitHub Copilot usage metrics ---------------------------------------------------------
+
+GitHubAccountName = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+]
+
+
+class CopilotIntegrationSet(Strict):
+    organization: GitHubAccountName | None = Field(
+        None, description="The organization whose per-user reports are fetched."
+    )
+    enterprise: GitHubAccountName | None = Field(
+        None, description="Or the enterprise (its slug): one of the two."
+    )
+    token: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=20, max_length=512)
+    ] = Field(
+        description="A token that may read Copilot metrics (fine-grained: the "
+        "organization's or enterprise's Copilot metrics permission, read; classic: "
+        "`manage_billing:copilot` or `read:org` / `read:enterprise`). Stored encrypted, "
+        "never shown again."
+    )
+
+    @model_validator(mode="after")
+    def _one_account(self) -> CopilotIntegrationSet:
+        if (self.organization is None) == (self.enterprise is None):
+            raise ValueError("name exactly one of `organization` and `enterprise`")
+        return self
+
+
+class CopilotIntegration(BaseModel):
+    configured: bool = Field(description="A token and an account are set.")
+    organization: str | None
+    enterprise: str | None
+    token_usable: bool = Field(
+        description="The stored token can be decrypted. False after PRODLENS_SECRET_KEY "
+        "changed: set the token again."
+    )
+    token_set_at: datetime | None
+    last_fetched_day: date | None = Field(description="The latest day fetched and stored.")
+    last_fetch_at: datetime | None
+    last_error: str | None = Field(description="Why the last fetch stopped, if it did.")
+    fetch_interval_minutes: int = Field(
+        description="How often `prodlens serve` fetches (0: only `prodlens copilot fetch`)."
+    )

@@ -61,6 +61,37 @@ KPIS: tuple[KpiDefinition, ...] = (
         50,
         5,
     ),
+    # From the assistants' own reports (docs/assistants.md), each labelled by its source.
+    KpiDefinition(
+        "copilot_acceptance_by_activity",
+        "Copilot acceptance (by activity)",
+        "ratio",
+        HIGHER,
+        0.30,
+        0.20,
+        20,
+        True,
+    ),
+    KpiDefinition(
+        "copilot_acceptance_by_lines",
+        "Copilot acceptance (by lines)",
+        "ratio",
+        HIGHER,
+        0.30,
+        0.20,
+        20,
+        True,
+    ),
+    KpiDefinition(
+        "claude_code_edit_acceptance",
+        "Claude Code edit acceptance",
+        "ratio",
+        HIGHER,
+        0.80,
+        0.60,
+        20,
+        True,
+    ),
 )
 BY_NAME: dict[str, KpiDefinition] = {kpi.name: kpi for kpi in KPIS}
 

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prodlens.analytics import sketches
 from prodlens.analytics import window as window_module
 from prodlens.analytics.formulas import counter_value, ratio
+from prodlens.analytics.identities import load_identity_map, with_identities
+from prodlens.analytics.kpis.assistant_sums import assistant_kpi_sums
 from prodlens.analytics.kpis.conditions import Filters, session_conditions
 from prodlens.analytics.kpis.usage import usage_sums
 from prodlens.analytics.models import ROLLUP_COUNTERS, Commit, LlmSession, PullRequest
@@ -33,10 +35,13 @@ def resolve_window(since: datetime | None, until: datetime | None, *, now: datet
     return window_module.resolve_window(since, until, now=now, rolling=True)
 
 
-def _author_is(column: Any, developer: str | None) -> list[ColumnElement[bool]]:
-    """Delivery data is attributed by author login; a developer id equal to the
-    GitHub login lines the two up (case-insensitively, as GitHub logins are)."""
-    return [] if developer is None else [func.lower(column) == developer.lower()]
+def _author_is(column: Any, filters: Filters) -> list[ColumnElement[bool]]:
+    """Delivery data is attributed by author login; a developer id (or a linked
+    identity) equal to the GitHub login lines the two up (case-insensitively, as
+    GitHub logins are)."""
+    if filters.developer is None:
+        return []
+    return [func.lower(column).in_(sorted({name.lower() for name in filters.developer_ids}))]
 
 
 # --- model policy ----------------------------------------------------------------------
@@ -92,12 +97,12 @@ async def _delivery(
             Commit.project_id == project.id,
             Commit.committed_at >= since,
             Commit.committed_at < until,
-            *_author_is(Commit.author, filters.developer),
+            *_author_is(Commit.author, filters),
         ),
     )
     mine = [
         PullRequest.project_id == project.id,
-        *_author_is(PullRequest.author, filters.developer),
+        *_author_is(PullRequest.author, filters),
     ]
     created = and_(PullRequest.created_at >= since, PullRequest.created_at < until)
     merged = and_(PullRequest.merged_at >= since, PullRequest.merged_at < until)
@@ -144,7 +149,9 @@ async def raw_metrics(
 ) -> RawMetrics:
     """Exactly `[since, until)`, whatever the minutes of either edge."""
     await plan_for_actual_parameters(session)
-    usage = await usage_sums(session, project.id, window.usage_spans, filters)
+    links = await load_identity_map(session, project.id)
+    filters = with_identities(filters, links)
+    usage = await usage_sums(session, project.id, window.usage_spans, filters, links)
     sessions = developer_sessions = None
     if filters.model is None:  # sessions span models: a model filter cannot apply to them
         counts = (
@@ -185,4 +192,5 @@ async def raw_metrics(
         policy_calls=policy_calls,
         compliant_calls=compliant_calls,
         **await _delivery(session, project, window, filters),
+        **await assistant_kpi_sums(session, project.id, window, filters),
     )

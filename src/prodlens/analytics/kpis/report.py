@@ -64,6 +64,20 @@ def kpi_values(raw: RawMetrics, window: Window) -> dict[str, tuple[float | None,
             formulas.cost_per_developer_day(raw.developer_cost_usd, raw.developer_days),
             raw.developer_days,
         ),
+        "copilot_acceptance_by_activity": (
+            formulas.ratio(raw.copilot_code_acceptances, raw.copilot_code_generations),
+            raw.copilot_code_generations,
+        ),
+        "copilot_acceptance_by_lines": (
+            formulas.ratio(raw.copilot_lines_added, raw.copilot_lines_suggested_added),
+            raw.copilot_lines_suggested_added,
+        ),
+        "claude_code_edit_acceptance": (
+            formulas.acceptance_rate(
+                raw.claude_code_edits_accepted, raw.claude_code_edits_rejected
+            ),
+            raw.claude_code_edits_accepted + raw.claude_code_edits_rejected,
+        ),
     }
 
 
