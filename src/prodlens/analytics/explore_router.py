@@ -44,7 +44,7 @@ WINDOW_NOTE = (
 @router.get(
     "/sessions",
     tags=["sessions"],
-    response_model=sessions.SessionList,
+    response_model=sessions.LlmSessionList,
     summary="LLM sessions: filter, sort, page by number or by cursor",
     description=(
         "Page mode: `page` and `page_size`, with `total`. Cursor mode, for deep paging in "
@@ -79,7 +79,7 @@ async def list_llm_sessions(
         ),
     ] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
-) -> sessions.SessionList:
+) -> sessions.LlmSessionList:
     filters = sessions.SessionFilters(
         developer=developer,
         model=model,
@@ -101,7 +101,7 @@ async def list_llm_sessions(
 @router.get(
     "/sessions/{session_id}",
     tags=["sessions"],
-    response_model=sessions.SessionDetail,
+    response_model=sessions.LlmSessionDetail,
     summary="One session with its events (metadata only)",
     responses=problem_responses(sessions.SessionNotFound),
 )
@@ -109,7 +109,7 @@ async def get_llm_session(
     context: ProjectReader,
     session: SessionDep,
     session_id: Annotated[str, Path(max_length=128)],
-) -> sessions.SessionDetail:
+) -> sessions.LlmSessionDetail:
     return await sessions.session_detail(session, context.project.id, session_id)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from prodlens.analytics.formulas import ratio
+from prodlens.analytics.identities import IdentityMap, load_identity_map
 from prodlens.analytics.models import Event, LlmSession
 from prodlens.kit.errors import NotFound, ProblemError
 from prodlens.kit.pagination import PageParams, order_by, paginate
@@ -54,10 +55,11 @@ SORT_ALIASES = {"time": "started_at"}
 DEFAULT_SORT = "-started_at"
 
 
-# The response models stay here, not in schemas.py: auth has a SessionPublic too, so
-# OpenAPI names this one after its module (prodlens__analytics__sessions__SessionPublic),
-# and moving it would rename a published schema.
-class SessionPublic(BaseModel):
+# The class names are the OpenAPI schema names: `Llm…`, so no other domain's session
+# (auth's sign-in sessions) shares one (tests/test_openapi.py checks names are unique).
+class LlmSessionPublic(BaseModel):
+    """An LLM session: the model calls that share a `session_id`."""
+
     session_id: str
     developer_id: str | None
     started_at: datetime
@@ -74,11 +76,11 @@ class SessionPublic(BaseModel):
     models: list[str]
 
 
-class SessionList(BaseModel):
+class LlmSessionList(BaseModel):
     """A page of sessions. `next_cursor` continues after the last item (keyset paging);
     `total`, `page` and `pages` are only counted in page mode (no `cursor`)."""
 
-    items: list[SessionPublic]
+    items: list[LlmSessionPublic]
     page_size: int
     next_cursor: str | None
     total: int | None = None
@@ -86,7 +88,7 @@ class SessionList(BaseModel):
     pages: int | None = None
 
 
-class SessionEvent(BaseModel):
+class LlmSessionEvent(BaseModel):
     """An event's metadata (no attributes; conversation text is never stored)."""
 
     event_id: str
@@ -116,8 +118,8 @@ class SessionEvent(BaseModel):
     tags: list[str]
 
 
-class SessionDetail(SessionPublic):
-    event_list: list[SessionEvent]
+class LlmSessionDetail(LlmSessionPublic):
+    event_list: list[LlmSessionEvent]
     events_truncated: bool
 
 
@@ -196,10 +198,12 @@ def decode_cursor(cursor: str, sort: Sort) -> tuple[Any, int]:
         raise InvalidCursor("The cursor is not one this API issued.") from exc
 
 
-def _filtered(project_id: str, filters: SessionFilters) -> Select[Any]:
+def _filtered(project_id: str, filters: SessionFilters, links: IdentityMap) -> Select[Any]:
     statement = select(LlmSession).where(LlmSession.project_id == project_id)
     if filters.developer is not None:
-        statement = statement.where(LlmSession.developer_id == filters.developer)
+        statement = statement.where(
+            LlmSession.developer_id.in_(links.identities_of(filters.developer))
+        )
     if filters.since is not None:
         statement = statement.where(LlmSession.started_at >= filters.since)
     if filters.until is not None:
@@ -252,10 +256,10 @@ async def _models_of(
     return {key: sorted(value) for key, value in models.items()}
 
 
-def _public(row: LlmSession, models: list[str]) -> SessionPublic:
-    return SessionPublic(
+def _public(row: LlmSession, models: list[str], links: IdentityMap) -> LlmSessionPublic:
+    return LlmSessionPublic(
         session_id=row.session_id,
-        developer_id=row.developer_id,
+        developer_id=None if row.developer_id is None else links.developer_of(row.developer_id),
         started_at=row.started_at,
         ended_at=row.ended_at,
         duration_ms=(row.ended_at - row.started_at).total_seconds() * 1000,
@@ -273,7 +277,7 @@ def _public(row: LlmSession, models: list[str]) -> SessionPublic:
 
 async def session_summaries(
     session: AsyncSession, project_id: str, session_ids: Sequence[str]
-) -> list[SessionPublic]:
+) -> list[LlmSessionPublic]:
     """The list items of these sessions, as they stand now (the live feed)."""
     if not session_ids:
         return []
@@ -285,7 +289,8 @@ async def session_summaries(
         )
     )
     models = await _models_of(session, project_id, [row.session_id for row in rows])
-    return [_public(row, models.get(row.session_id, [])) for row in rows]
+    links = await load_identity_map(session, project_id)
+    return [_public(row, models.get(row.session_id, []), links) for row in rows]
 
 
 async def list_sessions(
@@ -296,16 +301,19 @@ async def list_sessions(
     sort: Sort,
     page: PageParams,
     cursor: str | None,
-) -> SessionList:
+) -> LlmSessionList:
     """Page mode (no cursor): page `page.page` with totals. Cursor mode: the
     `page.page_size` sessions after the cursor, no count."""
     key_column = SORT_KEYS[sort.name]
+    links = await load_identity_map(session, project_id)
     ordering = [
         key_column.desc() if sort.descending else key_column.asc(),
         LlmSession.id.desc() if sort.descending else LlmSession.id.asc(),
     ]
     statement = (
-        _filtered(project_id, filters).add_columns(key_column.label("sort_key")).order_by(*ordering)
+        _filtered(project_id, filters, links)
+        .add_columns(key_column.label("sort_key"))
+        .order_by(*ordering)
     )
     total: int | None = None
     if cursor is None:
@@ -320,14 +328,14 @@ async def list_sessions(
         has_more = len(rows) > page.page_size
         rows = rows[: page.page_size]
     models = await _models_of(session, project_id, [row[0].session_id for row in rows])
-    items = [_public(row[0], models.get(row[0].session_id, [])) for row in rows]
+    items = [_public(row[0], models.get(row[0].session_id, []), links) for row in rows]
     next_cursor = None
     if has_more and rows:
         last, last_key = rows[-1]
         next_cursor = encode_cursor(sort, last_key, last.id)
     if total is None:
-        return SessionList(items=items, page_size=page.page_size, next_cursor=next_cursor)
-    return SessionList(
+        return LlmSessionList(items=items, page_size=page.page_size, next_cursor=next_cursor)
+    return LlmSessionList(
         items=items,
         page_size=page.page_size,
         next_cursor=next_cursor,
@@ -337,7 +345,9 @@ async def list_sessions(
     )
 
 
-async def session_detail(session: AsyncSession, project_id: str, session_id: str) -> SessionDetail:
+async def session_detail(
+    session: AsyncSession, project_id: str, session_id: str
+) -> LlmSessionDetail:
     row = await session.scalar(
         select(LlmSession).where(
             LlmSession.project_id == project_id, LlmSession.session_id == session_id
@@ -354,16 +364,18 @@ async def session_detail(session: AsyncSession, project_id: str, session_id: str
         )
     )
     models = await _models_of(session, project_id, [session_id])
-    fields = SessionEvent.model_fields
+    fields = LlmSessionEvent.model_fields
     event_list = [
-        SessionEvent.model_validate(
+        LlmSessionEvent.model_validate(
             {name: getattr(event, name) for name in fields}
             | {"cost_usd": None if event.cost_usd is None else float(event.cost_usd)}
         )
         for event in events[:MAX_DETAIL_EVENTS]
     ]
-    return SessionDetail(
-        **_public(row, models.get(session_id, [])).model_dump(),
+    return LlmSessionDetail(
+        **_public(
+            row, models.get(session_id, []), await load_identity_map(session, project_id)
+        ).model_dump(),
         event_list=event_list,
         events_truncated=len(events) > MAX_DETAIL_EVENTS,
     )

@@ -48,7 +48,7 @@ from prodlens.auth.schemas import (
     PasswordResetRequest,
     RefreshRequest,
     RegisterRequest,
-    SessionPublic,
+    SignInSessionPublic,
     TokenResponse,
     UserPublic,
 )
@@ -267,15 +267,15 @@ async def logout_all(
 
 @router.get(
     "/sessions",
-    response_model=list[SessionPublic],
+    response_model=list[SignInSessionPublic],
     summary="The signed-in sessions of this account",
     responses=problem_responses(NotAuthenticated),
 )
 async def list_sessions(
     principal: PrincipalDep, user: CurrentUser, session: SessionDep, runtime: AuthDep
-) -> list[SessionPublic]:
+) -> list[SignInSessionPublic]:
     rows = await service.list_open_sessions(session, runtime, user.id)
-    return [SessionPublic.of(row, current_id=principal.session_id) for row in rows]
+    return [SignInSessionPublic.of(row, current_id=principal.session_id) for row in rows]
 
 
 @router.delete(

@@ -61,7 +61,9 @@ class RefreshRequest(Strict):
     )
 
 
-class SessionPublic(BaseModel):
+class SignInSessionPublic(BaseModel):
+    """A sign-in session of the account: one device or browser that signed in."""
+
     id: str
     device: str | None
     ip: str | None
@@ -72,7 +74,7 @@ class SessionPublic(BaseModel):
     current: bool
 
     @classmethod
-    def of(cls, row: AuthSession, *, current_id: str | None) -> SessionPublic:
+    def of(cls, row: AuthSession, *, current_id: str | None) -> SignInSessionPublic:
         return cls(
             id=row.id,
             device=row.device,

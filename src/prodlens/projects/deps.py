@@ -3,6 +3,11 @@
 The caller is a signed-in member with at least `role`, or (on routes that name
 a `key_scope`) an API key of this very project with that scope. Non-members
 get 404, as if the project did not exist; members below the role get 403.
+
+The OpenAPI document declares what each route takes: routes with a `key_scope`
+(and the key-only `KeyAccess` routes) declare the API-key schemes (`api_key`,
+`api_key_bearer`), member-only routes declare none, so a generated client never
+offers a credential the route refuses (tests/test_openapi.py sends each one).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from prodlens.auth.deps import (
     AuthDep,
@@ -33,12 +38,22 @@ from prodlens.projects.errors import (
 from prodlens.projects.models import ApiKey, KeyScope, Project, ProjectMember, ProjectRole
 from prodlens.projects.service import find_project
 
+API_KEY_HEADER = "X-API-Key"
 api_key_scheme = APIKeyHeader(
-    name="X-API-Key",
+    name=API_KEY_HEADER,
     scheme_name="api_key",
-    description="A project API key (`pl_…`); also accepted as `Authorization: Bearer pl_…`.",
+    description="A project API key (`pl_…`) in the `X-API-Key` header.",
     auto_error=False,
 )
+# The same key as a bearer token, for clients that can only send one. A scheme of its
+# own, so the document never suggests a user's access token where only keys work.
+api_key_bearer_scheme = HTTPBearer(
+    scheme_name="api_key_bearer",
+    bearerFormat="pl_…",
+    description="A project API key sent as `Authorization: Bearer pl_…`.",
+    auto_error=False,
+)
+KeyAsBearer = Annotated[HTTPAuthorizationCredentials | None, Depends(api_key_bearer_scheme)]
 
 
 @dataclass(frozen=True)
@@ -55,9 +70,9 @@ def ProjectAccess(role: ProjectRole, *, key_scope: KeyScope | None = None) -> An
         request: Request,
         session: SessionDep,
         runtime: AuthDep,
-        bearer: Annotated[str | None, Depends(bearer_scheme)],
-        cookie: Annotated[str | None, Depends(cookie_scheme)],
-        api_key: Annotated[str | None, Depends(api_key_scheme)],
+        bearer: str | None,
+        cookie: str | None,
+        api_key: str | None,
     ) -> ProjectContext:
         presented = api_key or (bearer if bearer and looks_like_key(bearer) else None)
         if presented is not None:
@@ -90,7 +105,36 @@ def ProjectAccess(role: ProjectRole, *, key_scope: KeyScope | None = None) -> An
             raise ProjectRoleRequired(f"This needs the {role.value} role or higher.")
         return ProjectContext(project, user, member_role, None)
 
-    return Depends(access)
+    if key_scope is None:
+
+        async def members_only(
+            project_id: str,
+            request: Request,
+            session: SessionDep,
+            runtime: AuthDep,
+            bearer: Annotated[str | None, Depends(bearer_scheme)],
+            cookie: Annotated[str | None, Depends(cookie_scheme)],
+        ) -> ProjectContext:
+            # No key scheme declared (keys are refused here), but a key sent anyway is
+            # read, so its caller learns it needs a member (403), not "invalid token".
+            api_key = request.headers.get(API_KEY_HEADER)
+            return await access(project_id, request, session, runtime, bearer, cookie, api_key)
+
+        return Depends(members_only)
+
+    async def members_or_key(
+        project_id: str,
+        request: Request,
+        session: SessionDep,
+        runtime: AuthDep,
+        bearer: Annotated[str | None, Depends(bearer_scheme)],
+        cookie: Annotated[str | None, Depends(cookie_scheme)],
+        api_key: Annotated[str | None, Depends(api_key_scheme)],
+        _key_as_bearer: KeyAsBearer,  # declares the scheme; `bearer` holds the same value
+    ) -> ProjectContext:
+        return await access(project_id, request, session, runtime, bearer, cookie, api_key)
+
+    return Depends(members_or_key)
 
 
 def KeyAccess(scope: KeyScope) -> Any:
@@ -99,10 +143,11 @@ def KeyAccess(scope: KeyScope) -> Any:
     async def access(
         session: SessionDep,
         runtime: AuthDep,
-        bearer: Annotated[str | None, Depends(bearer_scheme)],
         api_key: Annotated[str | None, Depends(api_key_scheme)],
+        bearer: KeyAsBearer,
     ) -> ProjectContext:
-        presented = api_key or (bearer if bearer and looks_like_key(bearer) else None)
+        as_bearer = bearer.credentials if bearer is not None else None
+        presented = api_key or (as_bearer if as_bearer and looks_like_key(as_bearer) else None)
         if presented is None:
             raise InvalidApiKey("Send a project API key as X-API-Key or Bearer pl_….")
         key = await api_keys_service.authenticate(session, presented, now=runtime.clock.now())

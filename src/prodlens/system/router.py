@@ -11,6 +11,7 @@ from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
 from prodlens.kit.deps import ClientDep, ClockDep
 from prodlens.kit.errors import problem_responses
+from prodlens.kit.schemas import Strict
 from prodlens.system import service
 from prodlens.system.deps import MaintenanceSwitchDep
 
@@ -28,6 +29,10 @@ class MaintenanceState(BaseModel):
     forced_by_setting: bool = False
 
 
+class MaintenanceUpdate(Strict):
+    enabled: bool
+
+
 @router.get(MAINTENANCE_PATH, response_model=MaintenanceState, summary="Is maintenance mode on?")
 async def get_maintenance(admin: AdminUser, switch: MaintenanceSwitchDep) -> MaintenanceState:
     return MaintenanceState(enabled=await switch.active(), forced_by_setting=switch.forced)
@@ -39,7 +44,7 @@ async def get_maintenance(admin: AdminUser, switch: MaintenanceSwitchDep) -> Mai
     summary="Switch maintenance mode (every worker follows within seconds)",
 )
 async def set_maintenance(
-    body: MaintenanceState,
+    body: MaintenanceUpdate,
     admin: AdminUser,
     session: SessionDep,
     switch: MaintenanceSwitchDep,

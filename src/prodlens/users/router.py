@@ -10,7 +10,7 @@ from prodlens.auth import service as accounts
 from prodlens.auth.deps import AdminUser, AuthDep
 from prodlens.auth.errors import AdminRequired, NotAuthenticated, UsernameTaken, WeakPassword
 from prodlens.auth.models import User
-from prodlens.auth.schemas import SessionPublic
+from prodlens.auth.schemas import SignInSessionPublic
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.db import SessionDep
 from prodlens.kit.deps import ClientDep
@@ -143,13 +143,13 @@ async def unlock_user(
 
 @router.get(
     "/{user_id}/sessions",
-    response_model=list[SessionPublic],
+    response_model=list[SignInSessionPublic],
     summary="An account's signed-in sessions",
     responses=problem_responses(UserNotFound),
 )
 async def user_sessions(
     user_id: str, admin: AdminUser, session: SessionDep, runtime: AuthDep
-) -> list[SessionPublic]:
+) -> list[SignInSessionPublic]:
     user = await service.get_user(session, user_id)
     rows = await accounts.list_open_sessions(session, runtime, user.id)
-    return [SessionPublic.of(row, current_id=None) for row in rows]
+    return [SignInSessionPublic.of(row, current_id=None) for row in rows]

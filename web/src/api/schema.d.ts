@@ -349,6 +349,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ingest/otlp/v1/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ingest Claude Code events with an API key (OTLP/HTTP exporter endpoint) */
+        post: operations["ingest_otlp_logs_with_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ingest/otlp/v1/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ingest Claude Code and GenAI metrics with an API key (OTLP/HTTP exporter endpoint) */
+        post: operations["ingest_otlp_metrics_with_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ingest/otlp/v1/traces": {
         parameters: {
             query?: never;
@@ -509,6 +543,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/assistants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What coding assistants report (Claude Code, Copilot, OpenTelemetry): sums per metric, by source, optionally grouped
+         * @description Sums of the assistants' daily facts over every whole UTC day the window touches (default: the last 30 UTC days, today included). `group_by=developer` groups by developer through the identity links; any other `group_by` by that dimension (facts without it form the `null` group). `model` keeps facts with that model dimension. Metric names are listed in docs/assistants.md.
+         */
+        get: operations["assistant_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_id}/calendar": {
         parameters: {
             query?: never;
@@ -567,6 +621,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/developers/{developer_id}/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The identities linked to a developer (its data under them counts as its own) */
+        get: operations["list_developer_identities"];
+        put?: never;
+        /** Link an identity to a developer: every KPI, profile and export counts it as theirs */
+        post: operations["link_developer_identity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/developers/{developer_id}/identities/{link_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unlink an identity: its data counts as its own id's again */
+        delete: operations["unlink_developer_identity"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_id}/exports/events": {
         parameters: {
             query?: never;
@@ -607,6 +696,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/ingest/copilot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a GitHub Copilot per-user usage report (maintainers or an ingest key)
+         * @description Each (day, user) of the report replaces what the project held for it, so importing a report twice counts it once. Records that cannot be read are counted in `rejected`, with their line or item numbers; the rest is imported.
+         */
+        post: operations["ingest_copilot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_id}/ingest/events": {
         parameters: {
             query?: never;
@@ -635,6 +744,40 @@ export interface paths {
         put?: never;
         /** Ingest LiteLLM logging payloads (its generic API logger's batches) */
         post: operations["ingest_litellm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/ingest/otlp/v1/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ingest Claude Code events (OTLP/HTTP logs, protobuf or JSON) */
+        post: operations["ingest_otlp_logs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/ingest/otlp/v1/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ingest Claude Code and GenAI metrics (OTLP/HTTP, protobuf or JSON) */
+        post: operations["ingest_otlp_metrics"];
         delete?: never;
         options?: never;
         head?: never;
@@ -693,6 +836,25 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/integrations/copilot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's Copilot usage-metrics fetch: account, token set or not, last fetch */
+        get: operations["get_copilot_integration"];
+        /** Set the organization or enterprise and the token to fetch Copilot usage reports with (maintainers); the token is never shown again */
+        put: operations["set_copilot_integration"];
+        post?: never;
+        /** Stop fetching Copilot usage reports (maintainers): the token is deleted; imported data stays */
+        delete: operations["delete_copilot_integration"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1223,6 +1385,59 @@ export interface components {
             /** Scopes */
             scopes: ("ingest" | "read")[];
         };
+        /** AssistantGroup */
+        AssistantGroup: {
+            /**
+             * Group
+             * @description The developer or dimension value; null: the facts without that dimension, or every fact when nothing is grouped.
+             */
+            group: string | null;
+            /**
+             * Metrics
+             * @description Metric name → sum over the window.
+             */
+            metrics: {
+                [key: string]: number;
+            };
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "claude_code" | "copilot" | "otel";
+        };
+        /** AssistantUsage */
+        AssistantUsage: {
+            /** Developer */
+            developer: string | null;
+            /**
+             * First Day
+             * @description The first UTC day counted (YYYY-MM-DD).
+             */
+            first_day: string;
+            /** Group By */
+            group_by: ("developer" | "model" | "ide" | "feature" | "language" | "tool" | "decision" | "type") | null;
+            /** Groups */
+            groups: components["schemas"]["AssistantGroup"][];
+            /**
+             * Last Day
+             * @description The last UTC day counted, included.
+             */
+            last_day: string;
+            /** Project Id */
+            project_id: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Source */
+            source: ("claude_code" | "copilot" | "otel") | null;
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+        };
         /** AuditEventPublic */
         AuditEventPublic: {
             /** Actor Id */
@@ -1309,6 +1524,101 @@ export interface components {
              * @constant
              */
             token_type: "cookie";
+        };
+        /**
+         * CopilotImport
+         * @description What an import of a Copilot usage report did.
+         */
+        CopilotImport: {
+            /**
+             * Days
+             * @description Distinct days among them.
+             */
+            days: number;
+            /**
+             * Developers
+             * @description Distinct users (`user_login`) among them.
+             */
+            developers: number;
+            /**
+             * Duplicates
+             * @description Records for a (day, user) given earlier in the same report: the last wins.
+             */
+            duplicates: number;
+            /**
+             * Facts
+             * @description Daily facts written (they replace what those days held).
+             */
+            facts: number;
+            /**
+             * Records
+             * @description Per-user daily records read and stored.
+             */
+            records: number;
+            /**
+             * Rejected
+             * @description Lines or items that could not be read.
+             */
+            rejected: number;
+            /**
+             * Rejections
+             * @description The first 20 reasons, with line or item numbers.
+             */
+            rejections: string[];
+        };
+        /** CopilotIntegration */
+        CopilotIntegration: {
+            /**
+             * Configured
+             * @description A token and an account are set.
+             */
+            configured: boolean;
+            /** Enterprise */
+            enterprise: string | null;
+            /**
+             * Fetch Interval Minutes
+             * @description How often `prodlens serve` fetches (0: only `prodlens copilot fetch`).
+             */
+            fetch_interval_minutes: number;
+            /**
+             * Last Error
+             * @description Why the last fetch stopped, if it did.
+             */
+            last_error: string | null;
+            /** Last Fetch At */
+            last_fetch_at: string | null;
+            /**
+             * Last Fetched Day
+             * @description The latest day fetched and stored.
+             */
+            last_fetched_day: string | null;
+            /** Organization */
+            organization: string | null;
+            /** Token Set At */
+            token_set_at: string | null;
+            /**
+             * Token Usable
+             * @description The stored token can be decrypted. False after PRODLENS_SECRET_KEY changed: set the token again.
+             */
+            token_usable: boolean;
+        };
+        /** CopilotIntegrationSet */
+        CopilotIntegrationSet: {
+            /**
+             * Enterprise
+             * @description Or the enterprise (its slug): one of the two.
+             */
+            enterprise?: string | null;
+            /**
+             * Organization
+             * @description The organization whose per-user reports are fetched.
+             */
+            organization?: string | null;
+            /**
+             * Token
+             * @description A token that may read Copilot metrics (fine-grained: the organization's or enterprise's Copilot metrics permission, read; classic: `manage_billing:copilot` or `read:org` / `read:enterprise`). Stored encrypted, never shown again.
+             */
+            token: string;
         };
         /** Correlation */
         Correlation: {
@@ -1437,141 +1747,89 @@ export interface components {
             email: string;
         };
         /**
+         * EventBatch
+         * @description Events in an envelope: `{"events": [...]}`, nothing else beside them.
+         */
+        EventBatch: {
+            /** Events */
+            events: components["schemas"]["EventIn"][];
+        };
+        /**
          * EventIn
          * @description One model call, in ProdLens's native shape (also what adapters produce).
          */
         EventIn: {
-            /**
-             * Accepted
-             * @default null
-             */
-            accepted: boolean | null;
+            /** Accepted */
+            accepted?: boolean | null;
             /** Attributes */
             attributes?: {
                 [key: string]: unknown;
             };
             /**
              * Cache Creation Tokens
-             * @default 0
+             * @description Default: `0`.
              */
-            cache_creation_tokens: number;
+            cache_creation_tokens?: number;
             /**
              * Cache Read Tokens
-             * @default 0
+             * @description Default: `0`.
              */
-            cache_read_tokens: number;
-            /**
-             * Cost Usd
-             * @default null
-             */
-            cost_usd: number | null;
-            /**
-             * Developer Id
-             * @default null
-             */
-            developer_id: string | null;
-            /**
-             * Ended At
-             * @default null
-             */
-            ended_at: string | null;
-            /**
-             * Error Type
-             * @default null
-             */
-            error_type: string | null;
-            /**
-             * Event Id
-             * @default null
-             */
-            event_id: string | null;
-            /**
-             * Finish Reason
-             * @default null
-             */
-            finish_reason: string | null;
-            /**
-             * Http Status
-             * @default null
-             */
-            http_status: number | null;
+            cache_read_tokens?: number;
+            /** Cost Usd */
+            cost_usd?: number | null;
+            /** Developer Id */
+            developer_id?: string | null;
+            /** Ended At */
+            ended_at?: string | null;
+            /** Error Type */
+            error_type?: string | null;
+            /** Event Id */
+            event_id?: string | null;
+            /** Finish Reason */
+            finish_reason?: string | null;
+            /** Http Status */
+            http_status?: number | null;
             /**
              * Input Tokens
-             * @default 0
+             * @description Default: `0`.
              */
-            input_tokens: number;
-            /**
-             * Latency Ms
-             * @default null
-             */
-            latency_ms: number | null;
-            /**
-             * Lines Accepted
-             * @default null
-             */
-            lines_accepted: number | null;
-            /**
-             * Lines Suggested
-             * @default null
-             */
-            lines_suggested: number | null;
-            /**
-             * Operation
-             * @default null
-             */
-            operation: string | null;
+            input_tokens?: number;
+            /** Latency Ms */
+            latency_ms?: number | null;
+            /** Lines Accepted */
+            lines_accepted?: number | null;
+            /** Lines Suggested */
+            lines_suggested?: number | null;
+            /** Operation */
+            operation?: string | null;
             /**
              * Output Tokens
-             * @default 0
+             * @description Default: `0`.
              */
-            output_tokens: number;
-            /**
-             * Provider
-             * @default null
-             */
-            provider: string | null;
-            /**
-             * Repo
-             * @default null
-             */
-            repo: string | null;
-            /**
-             * Request Model
-             * @default null
-             */
-            request_model: string | null;
-            /**
-             * Response Model
-             * @default null
-             */
-            response_model: string | null;
-            /**
-             * Session Id
-             * @default null
-             */
-            session_id: string | null;
+            output_tokens?: number;
+            /** Provider */
+            provider?: string | null;
+            /** Repo */
+            repo?: string | null;
+            /** Request Model */
+            request_model?: string | null;
+            /** Response Model */
+            response_model?: string | null;
+            /** Session Id */
+            session_id?: string | null;
             /**
              * Started At
              * Format: date-time
              */
             started_at: string;
-            /**
-             * Status
-             * @default null
-             */
-            status: ("ok" | "error") | null;
+            /** Status */
+            status?: ("ok" | "error" | "refused") | null;
             /** Tags */
             tags?: string[];
-            /**
-             * Total Tokens
-             * @default null
-             */
-            total_tokens: number | null;
-            /**
-             * Ttft Ms
-             * @default null
-             */
-            ttft_ms: number | null;
+            /** Total Tokens */
+            total_tokens?: number | null;
+            /** Ttft Ms */
+            ttft_ms?: number | null;
         };
         /** FieldError */
         FieldError: {
@@ -1690,6 +1948,53 @@ export interface components {
             timezone: string;
             /** Weekdays */
             weekdays?: string[];
+        };
+        /**
+         * IdentityLink
+         * @description Link an identity a source reports to this developer.
+         */
+        IdentityLink: {
+            /**
+             * Identity
+             * @description The developer id a source sends for this person (an email, a GitHub login, a LiteLLM user, an OpenTelemetry `user.*` value), exactly as events carry it.
+             */
+            identity: string;
+            /**
+             * Kind
+             * @description What the identity is. Default: `"other"`.
+             * @enum {string}
+             */
+            kind?: "email" | "github" | "litellm" | "otel" | "other";
+        };
+        /** IdentityList */
+        IdentityList: {
+            /** Developer Id */
+            developer_id: string;
+            /** Items */
+            items: components["schemas"]["IdentityPublic"][];
+        };
+        /** IdentityPublic */
+        IdentityPublic: {
+            /**
+             * Automatic
+             * @description Linked on an exact email match, not by a person.
+             */
+            automatic: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Developer Id */
+            developer_id: string;
+            /** Id */
+            id: string;
+            /** Identity */
+            identity: string;
+            /** Kind */
+            kind: string;
+            /** Linked By */
+            linked_by: string | null;
         };
         /** IngestResponse */
         IngestResponse: {
@@ -1929,19 +2234,19 @@ export interface components {
             assignee_id?: string | null;
             /**
              * Description
-             * @default
+             * @description Default: `""`.
              */
-            description: string;
+            description?: string;
             /** Labels */
             labels?: string[];
             /** Linked Pr */
             linked_pr?: number | null;
             /**
              * Status
-             * @default open
+             * @description Default: `"open"`.
              * @enum {string}
              */
-            status: "open" | "in_progress" | "done";
+            status?: "open" | "in_progress" | "done";
             /** Title */
             title: string;
         };
@@ -2115,6 +2420,188 @@ export interface components {
              */
             status: "alive";
         };
+        /** LlmSessionDetail */
+        LlmSessionDetail: {
+            /** Accepted */
+            accepted: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Developer Id */
+            developer_id: string | null;
+            /** Duration Ms */
+            duration_ms: number;
+            /**
+             * Ended At
+             * Format: date-time
+             */
+            ended_at: string;
+            /** Errors */
+            errors: number;
+            /** Event List */
+            event_list: components["schemas"]["LlmSessionEvent"][];
+            /** Events */
+            events: number;
+            /** Events Truncated */
+            events_truncated: boolean;
+            /** Latency Ms Avg */
+            latency_ms_avg: number | null;
+            /** Models */
+            models: string[];
+            /** Rejected */
+            rejected: number;
+            /** Session Id */
+            session_id: string;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "error";
+            /** Total Tokens */
+            total_tokens: number;
+        };
+        /**
+         * LlmSessionEvent
+         * @description An event's metadata (no attributes; conversation text is never stored).
+         */
+        LlmSessionEvent: {
+            /** Accepted */
+            accepted: boolean | null;
+            /** Cache Creation Tokens */
+            cache_creation_tokens: number;
+            /** Cache Read Tokens */
+            cache_read_tokens: number;
+            /** Cost Source */
+            cost_source: string | null;
+            /** Cost Usd */
+            cost_usd: number | null;
+            /** Ended At */
+            ended_at: string | null;
+            /** Error Type */
+            error_type: string | null;
+            /** Event Id */
+            event_id: string;
+            /** Finish Reason */
+            finish_reason: string | null;
+            /** Http Status */
+            http_status: number | null;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Latency Ms */
+            latency_ms: number | null;
+            /** Lines Accepted */
+            lines_accepted: number | null;
+            /** Lines Suggested */
+            lines_suggested: number | null;
+            /** Operation */
+            operation: string | null;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Provider */
+            provider: string | null;
+            /** Repo */
+            repo: string | null;
+            /** Request Model */
+            request_model: string | null;
+            /** Response Model */
+            response_model: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status */
+            status: string;
+            /** Tags */
+            tags: string[];
+            /** Total Tokens */
+            total_tokens: number;
+            /** Ttft Ms */
+            ttft_ms: number | null;
+        };
+        /**
+         * LlmSessionList
+         * @description A page of sessions. `next_cursor` continues after the last item (keyset paging);
+         *     `total`, `page` and `pages` are only counted in page mode (no `cursor`).
+         */
+        LlmSessionList: {
+            /** Items */
+            items: components["schemas"]["LlmSessionPublic"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Page */
+            page?: number | null;
+            /** Page Size */
+            page_size: number;
+            /** Pages */
+            pages?: number | null;
+            /** Total */
+            total?: number | null;
+        };
+        /**
+         * LlmSessionPublic
+         * @description An LLM session: the model calls that share a `session_id`.
+         */
+        LlmSessionPublic: {
+            /** Accepted */
+            accepted: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Developer Id */
+            developer_id: string | null;
+            /** Duration Ms */
+            duration_ms: number;
+            /**
+             * Ended At
+             * Format: date-time
+             */
+            ended_at: string;
+            /** Errors */
+            errors: number;
+            /** Events */
+            events: number;
+            /** Latency Ms Avg */
+            latency_ms_avg: number | null;
+            /** Models */
+            models: string[];
+            /** Rejected */
+            rejected: number;
+            /** Session Id */
+            session_id: string;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "error";
+            /** Total Tokens */
+            total_tokens: number;
+        };
+        /** LoginRequest */
+        LoginRequest: {
+            /** Device Name */
+            device_name?: string | null;
+            /** Password */
+            password: string;
+            /**
+             * Use Cookies
+             * @description Browser mode: tokens in HttpOnly cookies, CSRF token in the body. Default: `false`.
+             */
+            use_cookies?: boolean;
+            /**
+             * Username
+             * @description Username or email.
+             */
+            username: string;
+        };
         /** MaintenanceState */
         MaintenanceState: {
             /** Enabled */
@@ -2125,6 +2612,11 @@ export interface components {
              */
             forced_by_setting: boolean;
         };
+        /** MaintenanceUpdate */
+        MaintenanceUpdate: {
+            /** Enabled */
+            enabled: boolean;
+        };
         /** MeUpdate */
         MeUpdate: {
             /** Display Name */
@@ -2134,10 +2626,10 @@ export interface components {
         MemberAdd: {
             /**
              * Role
-             * @default viewer
+             * @description Default: `"viewer"`.
              * @enum {string}
              */
-            role: "owner" | "maintainer" | "viewer";
+            role?: "owner" | "maintainer" | "viewer";
             /**
              * User
              * @description Username or email.
@@ -2455,9 +2947,9 @@ export interface components {
             allowed_models?: string[];
             /**
              * Description
-             * @default
+             * @description Default: `""`.
              */
-            description: string;
+            description?: string;
             /** Name */
             name: string;
             /** Repos */
@@ -2586,6 +3078,16 @@ export interface components {
             cache_creation_tokens: number;
             /** Cache Read Tokens */
             cache_read_tokens: number;
+            /**
+             * Claude Code Edits Accepted
+             * @description Claude Code's edit tool decisions `accept` (claude_code.code_edit_tool.decision).
+             */
+            claude_code_edits_accepted: number;
+            /**
+             * Claude Code Edits Rejected
+             * @description Claude Code edit tool decisions `reject`.
+             */
+            claude_code_edits_rejected: number;
             /** Commits */
             commits: number;
             /**
@@ -2593,6 +3095,26 @@ export interface components {
              * @description Calls with a known, allowed model.
              */
             compliant_calls: number;
+            /**
+             * Copilot Code Acceptances
+             * @description Of those, accepted by the developer.
+             */
+            copilot_code_acceptances: number;
+            /**
+             * Copilot Code Generations
+             * @description Copilot's code generation activities (its usage reports).
+             */
+            copilot_code_generations: number;
+            /**
+             * Copilot Lines Added
+             * @description Lines added from Copilot's suggestions (agent edits left out).
+             */
+            copilot_lines_added: number;
+            /**
+             * Copilot Lines Suggested Added
+             * @description Lines Copilot suggested to add.
+             */
+            copilot_lines_suggested_added: number;
             /** Cost Usd */
             cost_usd: number;
             /** Developer */
@@ -2690,6 +3212,11 @@ export interface components {
              */
             prs_seen: number;
             /**
+             * Refused
+             * @description Requests turned away before any model call (a proxy's unknown model or wrong key): not in `events`, so not in the error rate.
+             */
+            refused: number;
+            /**
              * Rejected
              * @description Calls whose suggestion was rejected.
              */
@@ -2773,127 +3300,36 @@ export interface components {
              */
             username: string;
         };
-        /** SessionDetail */
-        SessionDetail: {
-            /** Accepted */
-            accepted: number;
-            /** Cost Usd */
-            cost_usd: number;
-            /** Developer Id */
-            developer_id: string | null;
-            /** Duration Ms */
-            duration_ms: number;
-            /**
-             * Ended At
-             * Format: date-time
-             */
-            ended_at: string;
-            /** Errors */
-            errors: number;
-            /** Event List */
-            event_list: components["schemas"]["SessionEvent"][];
-            /** Events */
-            events: number;
-            /** Events Truncated */
-            events_truncated: boolean;
-            /** Latency Ms Avg */
-            latency_ms_avg: number | null;
-            /** Models */
-            models: string[];
-            /** Rejected */
-            rejected: number;
-            /** Session Id */
-            session_id: string;
-            /**
-             * Started At
-             * Format: date-time
-             */
-            started_at: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "ok" | "error";
-            /** Total Tokens */
-            total_tokens: number;
-        };
         /**
-         * SessionEvent
-         * @description An event's metadata (no attributes; conversation text is never stored).
+         * SignInSessionPublic
+         * @description A sign-in session of the account: one device or browser that signed in.
          */
-        SessionEvent: {
-            /** Accepted */
-            accepted: boolean | null;
-            /** Cache Creation Tokens */
-            cache_creation_tokens: number;
-            /** Cache Read Tokens */
-            cache_read_tokens: number;
-            /** Cost Source */
-            cost_source: string | null;
-            /** Cost Usd */
-            cost_usd: number | null;
-            /** Ended At */
-            ended_at: string | null;
-            /** Error Type */
-            error_type: string | null;
-            /** Event Id */
-            event_id: string;
-            /** Finish Reason */
-            finish_reason: string | null;
-            /** Http Status */
-            http_status: number | null;
-            /** Input Tokens */
-            input_tokens: number;
-            /** Latency Ms */
-            latency_ms: number | null;
-            /** Lines Accepted */
-            lines_accepted: number | null;
-            /** Lines Suggested */
-            lines_suggested: number | null;
-            /** Operation */
-            operation: string | null;
-            /** Output Tokens */
-            output_tokens: number;
-            /** Provider */
-            provider: string | null;
-            /** Repo */
-            repo: string | null;
-            /** Request Model */
-            request_model: string | null;
-            /** Response Model */
-            response_model: string | null;
+        SignInSessionPublic: {
             /**
-             * Started At
+             * Created At
              * Format: date-time
              */
-            started_at: string;
-            /** Status */
-            status: string;
-            /** Tags */
-            tags: string[];
-            /** Total Tokens */
-            total_tokens: number;
-            /** Ttft Ms */
-            ttft_ms: number | null;
-        };
-        /**
-         * SessionList
-         * @description A page of sessions. `next_cursor` continues after the last item (keyset paging);
-         *     `total`, `page` and `pages` are only counted in page mode (no `cursor`).
-         */
-        SessionList: {
-            /** Items */
-            items: components["schemas"]["prodlens__analytics__sessions__SessionPublic"][];
-            /** Next Cursor */
-            next_cursor: string | null;
-            /** Page */
-            page?: number | null;
-            /** Page Size */
-            page_size: number;
-            /** Pages */
-            pages?: number | null;
-            /** Total */
-            total?: number | null;
+            created_at: string;
+            /** Current */
+            current: boolean;
+            /** Device */
+            device: string | null;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Ip */
+            ip: string | null;
+            /**
+             * Last Used At
+             * Format: date-time
+             */
+            last_used_at: string;
+            /** User Agent */
+            user_agent: string | null;
         };
         /**
          * TargetIn
@@ -3101,17 +3537,17 @@ export interface components {
             email: string;
             /**
              * Is Verified
-             * @default true
+             * @description Default: `true`.
              */
-            is_verified: boolean;
+            is_verified?: boolean;
             /** Password */
             password: string;
             /**
              * Role
-             * @default user
+             * @description Default: `"user"`.
              * @enum {string}
              */
-            role: "user" | "admin";
+            role?: "user" | "admin";
             /** Username */
             username: string;
         };
@@ -3186,74 +3622,6 @@ export interface components {
              * @description The webhook secret to use; leave out to have a random one generated.
              */
             secret?: string | null;
-        };
-        /** SessionPublic */
-        prodlens__analytics__sessions__SessionPublic: {
-            /** Accepted */
-            accepted: number;
-            /** Cost Usd */
-            cost_usd: number;
-            /** Developer Id */
-            developer_id: string | null;
-            /** Duration Ms */
-            duration_ms: number;
-            /**
-             * Ended At
-             * Format: date-time
-             */
-            ended_at: string;
-            /** Errors */
-            errors: number;
-            /** Events */
-            events: number;
-            /** Latency Ms Avg */
-            latency_ms_avg: number | null;
-            /** Models */
-            models: string[];
-            /** Rejected */
-            rejected: number;
-            /** Session Id */
-            session_id: string;
-            /**
-             * Started At
-             * Format: date-time
-             */
-            started_at: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "ok" | "error";
-            /** Total Tokens */
-            total_tokens: number;
-        };
-        /** SessionPublic */
-        prodlens__auth__schemas__SessionPublic: {
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Current */
-            current: boolean;
-            /** Device */
-            device: string | null;
-            /**
-             * Expires At
-             * Format: date-time
-             */
-            expires_at: string;
-            /** Id */
-            id: string;
-            /** Ip */
-            ip: string | null;
-            /**
-             * Last Used At
-             * Format: date-time
-             */
-            last_used_at: string;
-            /** User Agent */
-            user_agent: string | null;
         };
     };
     responses: never;
@@ -3385,7 +3753,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MaintenanceState"];
+                "application/json": components["schemas"]["MaintenanceUpdate"];
             };
         };
         responses: {
@@ -3648,33 +4016,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description Also accepted as `application/x-www-form-urlencoded`. */
         requestBody: {
             content: {
-                "application/json": {
-                    /** Device Name */
-                    device_name?: string | null;
-                    /** Password */
-                    password: string;
-                    /**
-                     * Use Cookies
-                     * @description Browser mode: tokens in HttpOnly cookies, CSRF token in the body.
-                     * @default false
-                     */
-                    use_cookies?: boolean;
-                    /**
-                     * Username
-                     * @description Username or email.
-                     */
-                    username: string;
-                };
-                "application/x-www-form-urlencoded": {
-                    /** @enum {string} */
-                    grant_type?: "password";
-                    /** Format: password */
-                    password: string;
-                    /** @description Username or email. */
-                    username: string;
-                };
+                "application/json": components["schemas"]["LoginRequest"];
             };
         };
         responses: {
@@ -4357,7 +4702,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["prodlens__auth__schemas__SessionPublic"][];
+                    "application/json": components["schemas"]["SignInSessionPublic"][];
                 };
             };
             /** @description Problem: `auth.not_authenticated` */
@@ -4727,12 +5072,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description Events as a JSON array, as `{"events": [...]}` or as one event, or as NDJSON (one event per line); at most 1000 per batch. Also accepted as `application/x-ndjson`. */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["EventIn"][] | {
-                    events?: components["schemas"]["EventIn"][];
-                } | components["schemas"]["EventIn"];
-                "application/x-ndjson": string;
+                "application/json": components["schemas"]["EventIn"][] | components["schemas"]["EventBatch"] | components["schemas"]["EventIn"];
             };
         };
         responses: {
@@ -4817,11 +5160,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description LiteLLM `StandardLoggingPayload` objects: a JSON array (LiteLLM's `json_array` log format), NDJSON (`ndjson`) or one object (`single`). */
+        /** @description LiteLLM `StandardLoggingPayload` objects: a JSON array (LiteLLM's `json_array` log format), NDJSON (`ndjson`) or one object (`single`). Also accepted as `application/x-ndjson`. */
         requestBody: {
             content: {
-                "application/json": Record<string, never>[] | Record<string, never>;
-                "application/x-ndjson": string;
+                "application/json": {
+                    [key: string]: unknown;
+                }[] | {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
@@ -4899,6 +5245,224 @@ export interface operations {
             };
         };
     };
+    ingest_otlp_logs_with_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description An OTLP `ExportLogsServiceRequest`. Claude Code's events: `api_request` and `api_error` become events, `tool_decision`, `tool_result` and `user_prompt` (its length only) daily facts; other records are ignored. `Content-Encoding: gzip` is accepted. Also accepted as `application/x-protobuf`. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    resourceLogs?: {
+                        [key: string]: unknown;
+                    }[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description An OTLP `ExportLogsServiceResponse`, in the request's encoding; `partialSuccess` counts rejected log records and gives the first reasons. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        partialSuccess?: {
+                            errorMessage?: string;
+                            rejectedLogRecords?: string;
+                        };
+                    };
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ingest_otlp_metrics_with_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description An OTLP `ExportMetricsServiceRequest`. Claude Code's `claude_code.*` counters and the GenAI client metrics (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`) become daily facts, delta or cumulative; other metrics are ignored. `Content-Encoding: gzip` is accepted. Also accepted as `application/x-protobuf`. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    resourceMetrics?: {
+                        [key: string]: unknown;
+                    }[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description An OTLP `ExportMetricsServiceResponse`, in the request's encoding; `partialSuccess` counts rejected data points and gives the first reasons. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        partialSuccess?: {
+                            errorMessage?: string;
+                            rejectedDataPoints?: string;
+                        };
+                    };
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ingest_otlp_traces_with_key: {
         parameters: {
             query?: never;
@@ -4906,13 +5470,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An OTLP `ExportTraceServiceRequest`. Spans with GenAI model-call attributes (`gen_ai.*`) become events; other spans are ignored. `Content-Encoding: gzip` is accepted. */
+        /** @description An OTLP `ExportTraceServiceRequest`. Spans with GenAI model-call attributes (`gen_ai.*`) become events; other spans are ignored. `Content-Encoding: gzip` is accepted. Also accepted as `application/x-protobuf`. */
         requestBody: {
             content: {
                 "application/json": {
-                    resourceSpans?: Record<string, never>[];
+                    resourceSpans?: {
+                        [key: string]: unknown;
+                    }[];
+                } & {
+                    [key: string]: unknown;
                 };
-                "application/x-protobuf": string;
             };
         };
         responses: {
@@ -5016,13 +5583,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description The delivery exactly as GitHub sends it; the signature covers these bytes. */
+        /** @description The delivery exactly as GitHub sends it; the signature covers these bytes. Also accepted as `application/x-www-form-urlencoded`. */
         requestBody: {
             content: {
                 "application/json": Record<string, never>;
-                "application/x-www-form-urlencoded": {
-                    payload?: string;
-                };
             };
         };
         responses: {
@@ -6014,6 +6578,104 @@ export interface operations {
             };
         };
     };
+    assistant_usage: {
+        parameters: {
+            query?: {
+                /** @description Only this developer (any identity). */
+                developer?: string | null;
+                /** @description Only facts of this model. */
+                model?: string | null;
+                /** @description Only this source. */
+                source?: ("claude_code" | "copilot" | "otel") | null;
+                /** @description Group by developer or a dimension. */
+                group_by?: ("developer" | "model" | "ide" | "feature" | "language" | "tool" | "decision" | "type") | null;
+                /** @description Window start, ISO 8601 (UTC when no offset is given). */
+                since?: string | null;
+                /** @description Window end, exclusive. Default: now. */
+                until?: string | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssistantUsage"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_calendar: {
         parameters: {
             query?: never;
@@ -6384,6 +7046,285 @@ export interface operations {
             };
         };
     };
+    list_developer_identities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                developer_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityList"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    link_developer_identity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                developer_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IdentityLink"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityPublic"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `identities.taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unlink_developer_identity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                developer_id: string;
+                link_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `identities.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     export_events: {
         parameters: {
             query?: {
@@ -6572,6 +7513,111 @@ export interface operations {
             };
         };
     };
+    ingest_copilot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A GitHub Copilot per-user usage report as its download links serve it (NDJSON, one record per user and day), or a JSON array of those records. Also accepted as `application/x-ndjson`. */
+        requestBody: {
+            content: {
+                "application/json": ({
+                    /** Format: date */
+                    day: string;
+                    user_login: string;
+                } & {
+                    [key: string]: unknown;
+                })[];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CopilotImport"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ingest_events: {
         parameters: {
             query?: never;
@@ -6581,12 +7627,10 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description Events as a JSON array, as `{"events": [...]}` or as one event, or as NDJSON (one event per line); at most 1000 per batch. Also accepted as `application/x-ndjson`. */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["EventIn"][] | {
-                    events?: components["schemas"]["EventIn"][];
-                } | components["schemas"]["EventIn"];
-                "application/x-ndjson": string;
+                "application/json": components["schemas"]["EventIn"][] | components["schemas"]["EventBatch"] | components["schemas"]["EventIn"];
             };
         };
         responses: {
@@ -6691,11 +7735,14 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description LiteLLM `StandardLoggingPayload` objects: a JSON array (LiteLLM's `json_array` log format), NDJSON (`ndjson`) or one object (`single`). */
+        /** @description LiteLLM `StandardLoggingPayload` objects: a JSON array (LiteLLM's `json_array` log format), NDJSON (`ndjson`) or one object (`single`). Also accepted as `application/x-ndjson`. */
         requestBody: {
             content: {
-                "application/json": Record<string, never>[] | Record<string, never>;
-                "application/x-ndjson": string;
+                "application/json": {
+                    [key: string]: unknown;
+                }[] | {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
@@ -6791,6 +7838,264 @@ export interface operations {
             };
         };
     };
+    ingest_otlp_logs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description An OTLP `ExportLogsServiceRequest`. Claude Code's events: `api_request` and `api_error` become events, `tool_decision`, `tool_result` and `user_prompt` (its length only) daily facts; other records are ignored. `Content-Encoding: gzip` is accepted. Also accepted as `application/x-protobuf`. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    resourceLogs?: {
+                        [key: string]: unknown;
+                    }[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description An OTLP `ExportLogsServiceResponse`, in the request's encoding; `partialSuccess` counts rejected log records and gives the first reasons. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        partialSuccess?: {
+                            errorMessage?: string;
+                            rejectedLogRecords?: string;
+                        };
+                    };
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ingest_otlp_metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description An OTLP `ExportMetricsServiceRequest`. Claude Code's `claude_code.*` counters and the GenAI client metrics (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`) become daily facts, delta or cumulative; other metrics are ignored. `Content-Encoding: gzip` is accepted. Also accepted as `application/x-protobuf`. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    resourceMetrics?: {
+                        [key: string]: unknown;
+                    }[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description An OTLP `ExportMetricsServiceResponse`, in the request's encoding; `partialSuccess` counts rejected data points and gives the first reasons. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        partialSuccess?: {
+                            errorMessage?: string;
+                            rejectedDataPoints?: string;
+                        };
+                    };
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ingest_otlp_traces: {
         parameters: {
             query?: never;
@@ -6800,13 +8105,16 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description An OTLP `ExportTraceServiceRequest`. Spans with GenAI model-call attributes (`gen_ai.*`) become events; other spans are ignored. `Content-Encoding: gzip` is accepted. */
+        /** @description An OTLP `ExportTraceServiceRequest`. Spans with GenAI model-call attributes (`gen_ai.*`) become events; other spans are ignored. `Content-Encoding: gzip` is accepted. Also accepted as `application/x-protobuf`. */
         requestBody: {
             content: {
                 "application/json": {
-                    resourceSpans?: Record<string, never>[];
+                    resourceSpans?: {
+                        [key: string]: unknown;
+                    }[];
+                } & {
+                    [key: string]: unknown;
                 };
-                "application/x-protobuf": string;
             };
         };
         responses: {
@@ -7036,6 +8344,272 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["InterventionReport"];
                 };
+            };
+            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_copilot_integration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CopilotIntegration"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_copilot_integration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CopilotIntegrationSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CopilotIntegration"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_copilot_integration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
@@ -8728,7 +10302,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SessionList"];
+                    "application/json": components["schemas"]["LlmSessionList"];
                 };
             };
             /** @description Problem: `sessions.invalid_cursor` */
@@ -8823,7 +10397,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SessionDetail"];
+                    "application/json": components["schemas"]["LlmSessionDetail"];
                 };
             };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
@@ -9430,7 +11004,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["prodlens__auth__schemas__SessionPublic"][];
+                    "application/json": components["schemas"]["SignInSessionPublic"][];
                 };
             };
             /** @description Problem: `auth.not_authenticated` */

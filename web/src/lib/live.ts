@@ -15,7 +15,7 @@ import { Backoff } from "./backoff";
 export type LiveStatus = "connecting" | "live" | "reconnecting" | "offline";
 
 export type KpiReport = components["schemas"]["KpiReport"];
-export type LiveSession = components["schemas"]["prodlens__analytics__sessions__SessionPublic"];
+export type LiveSession = components["schemas"]["LlmSessionPublic"];
 
 /** The `data` of an `events` message: one ingest batch, summed (docs/realtime.md). */
 export interface EventsBatch {

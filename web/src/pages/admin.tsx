@@ -679,9 +679,7 @@ export function MaintenancePage(_: PageProps) {
       busyLabel: "Switching…",
       danger: enabled,
       action: async () => {
-        // The request shares the answer's schema, so its type asks for `forced_by_setting`
-        // too; the server reads `enabled` only.
-        await must(api.PUT("/api/v1/admin/maintenance", { body: { enabled, forced_by_setting: false } }));
+        await must(api.PUT("/api/v1/admin/maintenance", { body: { enabled } }));
         notice.announce(enabled ? "Maintenance mode is on." : "Maintenance mode is off.");
         state.reload();
       },

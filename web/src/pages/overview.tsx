@@ -33,7 +33,7 @@ import type { PageProps } from "../routes";
 
 type RawMetrics = components["schemas"]["RawMetrics"];
 type KpiReport = components["schemas"]["KpiReport"];
-type SessionList = components["schemas"]["SessionList"];
+type SessionList = components["schemas"]["LlmSessionList"];
 type Session = SessionList["items"][number];
 type TimeSeries = components["schemas"]["TimeSeries"];
 type InsightsReport = components["schemas"]["InsightsReport"];

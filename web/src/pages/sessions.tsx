@@ -15,10 +15,10 @@ import { type Loaded, useApi } from "../lib/useApi";
 import { apiFilters, apiWindow, parseView } from "../lib/urlstate";
 import type { PageProps } from "../routes";
 
-type Session = components["schemas"]["prodlens__analytics__sessions__SessionPublic"];
-type SessionList = components["schemas"]["SessionList"];
-type SessionDetail = components["schemas"]["SessionDetail"];
-type SessionEvent = components["schemas"]["SessionEvent"];
+type Session = components["schemas"]["LlmSessionPublic"];
+type SessionList = components["schemas"]["LlmSessionList"];
+type SessionDetail = components["schemas"]["LlmSessionDetail"];
+type SessionEvent = components["schemas"]["LlmSessionEvent"];
 type SessionsApiQuery = NonNullable<operations["list_llm_sessions"]["parameters"]["query"]>;
 
 // ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from prodlens.analytics.ingest.events import MAX_BATCH
 from prodlens.analytics.ingest.routing import ingest_json, new_ingest_router
 from prodlens.analytics.ingest.service import IngestResponse
 from prodlens.kit.db import SessionDep
@@ -14,22 +15,22 @@ from prodlens.projects.deps import SCOPED, IngestKey, ProjectIngest
 from prodlens.realtime.deps import PublisherDep
 
 router = new_ingest_router()
+# Every alternative is closed (`EventIn` forbids unknown fields, the envelope holds only
+# `events`), so a generated client refuses a misspelled field at compile time.
 NATIVE_BODY = {
     "required": True,
+    "description": 'Events as a JSON array, as `{"events": [...]}` or as one event, or '
+    f"as NDJSON (one event per line); at most {MAX_BATCH} per batch.",
     "content": {
         "application/json": {
             "schema": {
                 "oneOf": [
-                    {"type": "array", "items": {"$ref": "#/components/schemas/EventIn"}},
                     {
-                        "type": "object",
-                        "properties": {
-                            "events": {
-                                "type": "array",
-                                "items": {"$ref": "#/components/schemas/EventIn"},
-                            }
-                        },
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/EventIn"},
+                        "maxItems": MAX_BATCH,
                     },
+                    {"$ref": "#/components/schemas/EventBatch"},
                     {"$ref": "#/components/schemas/EventIn"},
                 ]
             }
