@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics import identities
 from prodlens.analytics.models import DeveloperIdentity
@@ -13,10 +14,12 @@ from prodlens.analytics.schemas import IdentityLink, IdentityList, IdentityPubli
 from prodlens.audit import service as audit
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
+from prodlens.kit.client import ClientInfo
+from prodlens.kit.clock import Clock
 from prodlens.kit.db import SessionDep
 from prodlens.kit.deps import ClientDep, ClockDep
 from prodlens.kit.errors import problem_responses
-from prodlens.projects.deps import SCOPED, ProjectMaintainer, ProjectReader
+from prodlens.projects.deps import SCOPED, ProjectContext, ProjectMaintainer, ProjectReader
 
 router = APIRouter(
     prefix="/api/v1/projects/{project_id}/developers/{developer_id}/identities",
@@ -36,6 +39,30 @@ def _public(link: DeveloperIdentity) -> IdentityPublic:
         automatic=link.linked_by is None,
         linked_by=link.linked_by,
         created_at=link.created_at,
+    )
+
+
+def _audit(
+    session: AsyncSession,
+    event_type: str,
+    context: ProjectContext,
+    link: DeveloperIdentity,
+    clock: Clock,
+    client: ClientInfo,
+) -> None:
+    assert context.user is not None
+    audit.record(
+        session,
+        event_type,
+        at=clock.now(),
+        client=client,
+        actor_id=context.user.id,
+        details={
+            "project_id": context.project.id,
+            "developer_id": link.developer_id,
+            "identity": link.identity,
+            "kind": link.kind,
+        },
     )
 
 
@@ -78,19 +105,7 @@ async def link_developer_identity(
         now=clock.now(),
     )
     if created:
-        audit.record(
-            session,
-            "developer.identity_linked",
-            at=clock.now(),
-            client=client,
-            actor_id=context.user.id,
-            details={
-                "project_id": context.project.id,
-                "developer_id": developer_id,
-                "identity": link.identity,
-                "kind": link.kind,
-            },
-        )
+        _audit(session, "developer.identity_linked", context, link, clock, client)
     else:
         response.status_code = 200  # already linked: nothing changed
     return _public(link)
@@ -112,16 +127,5 @@ async def unlink_developer_identity(
 ) -> Response:
     assert context.user is not None
     link = await identities.unlink_identity(session, context.project.id, developer_id, link_id)
-    audit.record(
-        session,
-        "developer.identity_unlinked",
-        at=clock.now(),
-        client=client,
-        actor_id=context.user.id,
-        details={
-            "project_id": context.project.id,
-            "developer_id": developer_id,
-            "identity": link.identity,
-        },
-    )
+    _audit(session, "developer.identity_unlinked", context, link, clock, client)
     return Response(status_code=204)

@@ -219,27 +219,37 @@ async def ingest_otlp_traces(
 ) -> OtlpResponse:
     """An OTLP/HTTP trace export request's body (`media_type` bare and lower case,
     `limit` the decompressed size allowed) → its export response."""
-    if len(body) > _DECODE_INLINE_BYTES or encoding:
-        request = await anyio.to_thread.run_sync(
-            otlp_wire.decode_request, body, media_type, encoding, limit
-        )
-    else:
-        request = otlp_wire.decode_request(body, media_type, encoding, limit)
-    rejected: list[tuple[str | None, str]] = []
-    # An exporter cannot be asked to split its batch: store it in slices of the
-    # batch limit, all in the caller's one transaction.
-    for start in range(0, len(request.items), MAX_BATCH):
+    request = await _decode(otlp_wire.decode_request, body, media_type, encoding, limit)
+    rejected = [
+        (r.event_id, r.reason or "")
+        for r in await _ingest_sliced(session, project, request.items, "otlp", clock, publisher)
+    ]
+    content = otlp_wire.export_response(rejected, protobuf=request.protobuf)
+    return OtlpResponse(content, _media_type(request.protobuf))
+
+
+async def _ingest_sliced(
+    session: AsyncSession,
+    project: Project,
+    items: Sequence[Any | Rejection],
+    source: str,
+    clock: Clock,
+    publisher: Publisher | None,
+) -> list[ItemResult]:
+    """An exporter cannot be asked to split its batch: store it in slices of the batch
+    limit, all in the caller's one transaction; the rejected items' results."""
+    rejected: list[ItemResult] = []
+    for start in range(0, len(items), MAX_BATCH):
         result = await ingest(
             session,
             project,
-            request.items[start : start + MAX_BATCH],
-            source="otlp",
+            items[start : start + MAX_BATCH],
+            source=source,
             clock=clock,
             publisher=publisher,
         )
-        rejected += [(r.event_id, r.reason or "") for r in result.results if r.status == "rejected"]
-    content = otlp_wire.export_response(rejected, protobuf=request.protobuf)
-    return OtlpResponse(content, otlp_wire.PROTOBUF if request.protobuf else otlp_wire.JSON)
+        rejected += [r for r in result.results if r.status == "rejected"]
+    return rejected
 
 
 Decoded = TypeVar("Decoded")
@@ -324,18 +334,10 @@ async def ingest_otlp_logs(
     records = [item for item in export.records if not isinstance(item, Rejection)]
     mapped = otlp_logs.map_records(records, now)
     rejected += mapped.rejected
-    for start in range(0, len(mapped.events), MAX_BATCH):
-        result = await ingest(
-            session,
-            project,
-            mapped.events[start : start + MAX_BATCH],
-            source="claude_code",
-            clock=clock,
-            publisher=publisher,
-        )
-        rejected += [
-            f"{r.event_id or '?'}: {r.reason}" for r in result.results if r.status == "rejected"
-        ]
+    turned_down = await _ingest_sliced(
+        session, project, mapped.events, "claude_code", clock, publisher
+    )
+    rejected += [f"{r.event_id or '?'}: {r.reason}" for r in turned_down]
     # A record's facts count once, however often its export is sent.
     streams = {key: otlp_metrics.stream_key("log", key) for key, _ in mapped.facts}
     fresh = await otlp_metrics.first_sightings(session, project.id, streams.values(), now)
