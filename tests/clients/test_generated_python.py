@@ -18,11 +18,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.clients.envs import REPO, client_env
-from tests.e2e.server import HTTP_TIMEOUT_S, Server, running_server
+from tests.e2e.server import Server, ingest_account, running_server
 
 pytestmark = pytest.mark.e2e
 GENERATOR = ["openapi-python-client==0.29.1"]
@@ -180,28 +179,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 def _account_and_key(base_url: str) -> tuple[str, str]:
     """A user, a project and an `ingest` key, made over plain HTTP: (key, project id)."""
-    with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S) as client:
-        registered = client.post(
-            "/api/v1/auth/register",
-            json={
-                "email": "ada@example.com",
-                "username": "ada",
-                "password": PASSWORD,
-                "display_name": "Ada",
-            },
-        )
-        assert registered.status_code == 201, registered.text
-        login = client.post("/api/v1/auth/login", json={"username": "ada", "password": PASSWORD})
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        project = client.post("/api/v1/projects", json={"name": "Pilot"}, headers=headers)
-        assert project.status_code == 201, project.text
-        key = client.post(
-            f"/api/v1/projects/{project.json()['id']}/api-keys",
-            json={"name": "sdk", "scopes": ["ingest"]},
-            headers=headers,
-        )
-        assert key.status_code == 201, key.text
-        return str(key.json()["key"]), str(project.json()["id"])
+    account = ingest_account(base_url, username="ada", password=PASSWORD, key_name="sdk")
+    return account.key, account.project_id
 
 
 def test_generated_client_signs_in_lists_and_ingests(

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from tests.clients.envs import client_env
-from tests.e2e.server import HTTP_TIMEOUT_S, Server, free_port, running_server
+from tests.e2e.server import HTTP_TIMEOUT_S, Server, free_port, ingest_account, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -182,28 +182,8 @@ class ProdLens:
 
 def _account(base_url: str, name: str) -> tuple[str, str, str]:
     """A user, a project and an `ingest` key, made over HTTP: (token, project id, key)."""
-    with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S) as client:
-        registered = client.post(
-            "/api/v1/auth/register",
-            json={
-                "email": "lead@example.com",
-                "username": "lead",
-                "password": PASSWORD,
-                "display_name": "Team Lead",
-            },
-        )
-        assert registered.status_code == 201, registered.text
-        login = client.post("/api/v1/auth/login", json={"username": "lead", "password": PASSWORD})
-        token = login.json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        project = client.post("/api/v1/projects", json={"name": name}, headers=headers).json()
-        key = client.post(
-            f"/api/v1/projects/{project['id']}/api-keys",
-            json={"name": "litellm-proxy", "scopes": ["ingest"]},
-            headers=headers,
-        )
-        assert key.status_code == 201, key.text
-        return token, str(project["id"]), str(key.json()["key"])
+    account = ingest_account(base_url, project=name, key_name="litellm-proxy")
+    return account.token, account.project_id, account.key
 
 
 @pytest.fixture

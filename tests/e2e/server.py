@@ -25,6 +25,7 @@ READY_DEADLINE_S = 120.0  # until `/health` answers; a process that exits ends i
 STOP_DEADLINE_S = 120.0  # for the graceful exit after SIGTERM
 HTTP_TIMEOUT_S = 60.0  # for one request of a test
 LOG_LINES_SHOWN = 60
+PASSWORD = "violet-lantern-ocean-42"  # a test account's: strong enough for the policy
 
 
 def free_port() -> int:
@@ -120,3 +121,49 @@ def running_server(
     finally:
         if process.poll() is None:
             server.stop()
+
+
+@dataclass(frozen=True)
+class IngestAccount:
+    """An account, its project and an `ingest` key of it, made over plain HTTP."""
+
+    username: str
+    password: str
+    token: str
+    project_id: str
+    key: str
+
+
+def ingest_account(
+    base_url: str,
+    *,
+    username: str = "lead",
+    password: str = PASSWORD,
+    project: str = "Pilot",
+    key_name: str = "ingest",
+) -> IngestAccount:
+    """Register, sign in, create a project and an `ingest` key, as a new user would."""
+    with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S) as client:
+        registered = client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": f"{username}@example.com",
+                "username": username,
+                "password": password,
+                "display_name": username.title(),
+            },
+        )
+        assert registered.status_code == 201, registered.text
+        login = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+        token = str(login.json()["access_token"])
+        headers = {"Authorization": f"Bearer {token}"}
+        created = client.post("/api/v1/projects", json={"name": project}, headers=headers)
+        assert created.status_code == 201, created.text
+        project_id = str(created.json()["id"])
+        key = client.post(
+            f"/api/v1/projects/{project_id}/api-keys",
+            json={"name": key_name, "scopes": ["ingest"]},
+            headers=headers,
+        )
+        assert key.status_code == 201, key.text
+        return IngestAccount(username, password, token, project_id, str(key.json()["key"]))

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tests.e2e.server import HTTP_TIMEOUT_S, Server, running_server
+from tests.e2e.server import HTTP_TIMEOUT_S, Server, ingest_account, running_server
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "violet-lantern-ocean-42"
@@ -33,27 +33,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 def ingest_key(base_url: str) -> tuple[str, str]:
     """A user, a project and an `ingest` key, all made over HTTP: (key, project id)."""
-    with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S) as client:
-        registered = client.post(
-            "/api/v1/auth/register",
-            json={
-                "email": "lead@example.com",
-                "username": "lead",
-                "password": PASSWORD,
-                "display_name": "Team Lead",
-            },
-        )
-        assert registered.status_code == 201, registered.text
-        login = client.post("/api/v1/auth/login", json={"username": "lead", "password": PASSWORD})
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        project = client.post("/api/v1/projects", json={"name": "Pilot"}, headers=headers).json()
-        key = client.post(
-            f"/api/v1/projects/{project['id']}/api-keys",
-            json={"name": "collector", "scopes": ["ingest"]},
-            headers=headers,
-        )
-        assert key.status_code == 201, key.text
-        return str(key.json()["key"]), str(project["id"])
+    account = ingest_account(base_url, key_name="collector")
+    return account.key, account.project_id
 
 
 def stored(database: Path, query: str, project_id: str) -> list[Any]:
