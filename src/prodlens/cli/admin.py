@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from prodlens import __version__
-from prodlens.cli.common import CliError, console, load_settings, migrated_database, run
+from prodlens.cli.common import (
+    CliError,
+    apply_migrations,
+    console,
+    load_settings,
+    migrated_database,
+    run,
+)
 
 if TYPE_CHECKING:
     from prodlens.auth.service import NewAccount
@@ -17,12 +24,11 @@ if TYPE_CHECKING:
 
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply database migrations (Alembic) up to REVISION."""
-    from prodlens.kit.migrations import upgrade
     from prodlens.observability.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings)
-    upgrade(settings.database_url, revision)
+    apply_migrations(settings, revision)
     console.print(f"Database migrated to {revision}.")
 
 

@@ -102,6 +102,46 @@ def load_settings() -> Settings:
         raise CliError("\n".join(["Configuration error", *problems]), exit_code=2) from None
 
 
+def require_writable_storage(settings: Settings) -> None:
+    """SQLite: its folder exists (or can be made) on a writable volume, else a CliError
+    naming it; a server that can write nothing would only fail every write later."""
+    import os
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    folder = Path(url.database).resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(
+            f"Cannot create the database folder {folder}: {exc.strerror}. "
+            "Set PRODLENS_DATABASE_URL (or PRODLENS_DATA_DIR) to a writable place."
+        ) from None
+    if not os.access(folder, os.W_OK) or os.statvfs(folder).f_flag & os.ST_RDONLY:
+        raise CliError(
+            f"The database folder {folder} is read-only. "
+            "Set PRODLENS_DATABASE_URL (or PRODLENS_DATA_DIR) to a writable place."
+        )
+
+
+def apply_migrations(settings: Settings, revision: str = "head") -> None:
+    """`alembic upgrade`, with a failure to reach or write the database as a CliError."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from prodlens.kit.migrations import upgrade
+
+    require_writable_storage(settings)
+    try:
+        upgrade(settings.database_url, revision)
+    except (OSError, TimeoutError, SQLAlchemyError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise CliError(f"Cannot migrate the database: {reason}") from None
+
+
 @asynccontextmanager
 async def migrated_database(settings: Settings) -> AsyncIterator[Database]:
     """The database, once it is known to be reachable and migrated; disposed afterwards."""

@@ -25,7 +25,7 @@ import structlog
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Dialect, MetaData, Table, TypeDecorator, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,9 +33,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
 
 from prodlens.config import Settings
+from prodlens.kit.availability import MIN_FREE_BYTES, Outage, free_bytes
 from prodlens.kit.tasks import TaskRunner
 from prodlens.observability import metrics
 
@@ -192,6 +193,18 @@ def ensure_sqlite_directory(database_url: str) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    # Nothing waits unbounded: the server cancels a statement after `statement_timeout`;
+    # the driver gives up a little later (no answer at all: the network is gone), and on
+    # a connection that does not open within `connect_timeout`.
+    statement_ms = int(settings.db.statement_timeout * 1000)
+    return {
+        "timeout": settings.db.connect_timeout,
+        "command_timeout": settings.db.statement_timeout + 0.5,
+        "server_settings": {"statement_timeout": str(statement_ms)},
+    }
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         ensure_sqlite_directory(settings.database_url)
@@ -208,9 +221,74 @@ def create_engine(settings: Settings) -> AsyncEngine:
             pool_timeout=settings.db.pool_timeout,
             pool_recycle=settings.db.pool_recycle,
             pool_pre_ping=settings.db.pool_pre_ping,
+            connect_args=_postgres_connect_args(settings),
         )
     _observe_queries(engine)
     return engine
+
+
+def _watch_outages(engine: AsyncEngine, outage: Outage) -> None:
+    """Open the outage on the first error that says the database is gone; while it is
+    open, connect attempts fail at once and pooled connections are dropped unused (a
+    pre-ping on a dead network would wait out the statement timeout each)."""
+    sync_engine = engine.sync_engine
+
+    def _failed_with(error: BaseException) -> None:
+        was_open = outage.is_open
+        verdict = outage.observe(error)
+        if verdict is not None and verdict.outage and not was_open:
+            sync_engine.dispose(close=False)
+
+    @event.listens_for(sync_engine, "handle_error")
+    def _failed(context: ExceptionContext) -> None:
+        _failed_with(context.original_exception)
+
+    @event.listens_for(sync_engine.pool, "invalidate")
+    def _dropped(dbapi_connection: Any, _record: Any, error: BaseException | None) -> None:
+        if isinstance(error, TimeoutError):
+            # No answer in time (a pre-ping or a statement): the network is gone, and
+            # the driver's graceful close would wait two more seconds for a reply.
+            driver = getattr(dbapi_connection, "driver_connection", None)
+            if driver is not None and hasattr(driver, "terminate"):
+                driver.terminate()
+            _failed_with(error)
+
+    if engine.dialect.name == "sqlite":
+        return  # SQLite reads go on through a write outage
+
+    @event.listens_for(sync_engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        if outage.is_open:
+            raise outage.unavailable()
+
+
+def _sqlite_directory(url: str) -> str | None:
+    database = make_url(url).database
+    if make_url(url).get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return str(Path(database).resolve().parent)
+
+
+def storage_problem(directory: str | None) -> str | None:
+    """Why SQLite's writes would fail now (its volume full or read-only), else None."""
+    if directory is None:
+        return None
+    free, read_only = free_bytes(directory)
+    if read_only:
+        return "the data directory's volume is read-only"
+    if free < MIN_FREE_BYTES:
+        return f"the data directory's volume is full ({free} bytes free)"
+    return None
+
+
+async def _write_probe(engine: AsyncEngine, directory: str | None) -> None:
+    """SQLite: room on the volume, and a real write."""
+    if problem := storage_problem(directory):
+        raise OSError(problem)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**{WRITE_INTENT: True})
+        await conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+        await conn.commit()
 
 
 class Database:
@@ -222,10 +300,35 @@ class Database:
         metrics.DB_POOL_SIZE.inc(self._pool_size)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.health_timeout = settings.db.health_timeout
+        self.sqlite_directory = _sqlite_directory(settings.database_url)
+        self._probe_engine: AsyncEngine | None = None
+        if not settings.is_sqlite:
+            # Outside the gated pool: the one way in while an outage is open.
+            self._probe_engine = create_async_engine(
+                settings.database_url,
+                poolclass=NullPool,
+                connect_args=_postgres_connect_args(settings),
+            )
+        self.outage = Outage(
+            self.backend, self._probe, retry_after=settings.db.unavailable_retry_after
+        )
+        _watch_outages(self.engine, self.outage)
 
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
+
+    async def _probe(self) -> None:
+        async with asyncio.timeout(self.health_timeout):
+            if self._probe_engine is None:
+                await _write_probe(self.engine, self.sqlite_directory)
+                return
+            async with self._probe_engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+    def storage_problem(self) -> str | None:
+        """Why writes would fail now (SQLite's volume full or read-only), else None."""
+        return storage_problem(self.sqlite_directory)
 
     async def current_revision(self) -> str | None:
         """The Alembic revision stored in the database; raises if unreachable."""
@@ -248,7 +351,10 @@ class Database:
         return status
 
     async def dispose(self) -> None:
+        await self.outage.stop()
         await self.engine.dispose()
+        if self._probe_engine is not None:
+            await self._probe_engine.dispose()
         metrics.DB_POOL_SIZE.dec(self._pool_size)
 
 
@@ -257,6 +363,10 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
+    # The whole body first (Starlette keeps it for the route, its form and JSON readers):
+    # a client sending it slowly must not hold a transaction, on SQLite the write lock
+    # every other writer waits for, while it trickles in.
+    await request.body()
     async with database.sessionmaker() as session:
         session.info[_DURABLE] = []
         if request.method not in _SAFE_METHODS and database.backend == "sqlite":

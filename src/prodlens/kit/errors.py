@@ -9,7 +9,7 @@ traces, SQL, exception text) ever reaches the client.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,6 +75,30 @@ class MalformedJson(ProblemError):
     status, code, title = 400, "request.malformed_json", "Malformed JSON body"
 
 
+# Both bases have `detail` and `headers`; ProblemError's (None allowed, a dict) are used.
+class BodyProblem(ProblemError, StarletteHTTPException):  # type: ignore[misc]
+    """A problem found while a body is read, by whatever reads it (a middleware's
+    `receive`, a decoder). FastAPI lets an `HTTPException` out of its own body parsing
+    (anything else there becomes a bare 400), and the `ProblemError` handler, first in
+    the MRO, renders it."""
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        StarletteHTTPException.__init__(self, self.status, detail or self.title)
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+class JsonTooDeep(BodyProblem):
+    status, code, title = 400, "request.too_deep", "JSON nested too deeply"
+
+
 class NotFound(ProblemError):
     status, code, title = 404, "http.not_found", "Not found"
 
@@ -92,6 +117,18 @@ class UnsupportedMediaType(ProblemError):
 
 class ValidationFailed(ProblemError):
     status, code, title = 422, "validation.failed", "Request validation failed"
+
+
+class UnstorableText(BodyProblem):
+    """Text with NUL or half a surrogate pair: no database column stores it."""
+
+    status, code, title = 422, "validation.failed", "Request validation failed"
+
+    @classmethod
+    def at(cls, field: str, kind: str = "string_unstorable_character") -> UnstorableText:
+        message = "Text may not hold NUL (U+0000) or half a surrogate pair."
+        error = FieldError(field=field, message=message, type=kind)
+        return cls("1 invalid field(s).", extra={"errors": [error.model_dump()]})
 
 
 class ServiceUnavailable(ProblemError):
@@ -227,16 +264,21 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
 
 
+Translate = Callable[[Scope, Exception], Response | None]
+
+
 class UnhandledErrorMiddleware:
     """Turns any unexpected exception into a logged, generic 500 problem.
 
     It sits inside the header-adding middleware so the 500 still carries the
     correlation id and security headers (Starlette's own last-resort handler
-    sits outside all middleware).
+    sits outside all middleware). `translate` may answer an error that is not a
+    bug (the database unavailable: 503) before it is logged as one.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, translate: Translate | None = None) -> None:
         self.app = app
+        self.translate = translate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -252,11 +294,16 @@ class UnhandledErrorMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
-        except Exception:
-            log.exception("unhandled_error", path=scope.get("path"))
+        except ClientDisconnect:
+            # The client went away mid-body: nobody to answer, nothing went wrong here.
+            log.info("client_disconnected", path=scope.get("path"))
+        except Exception as error:
+            answer = self.translate(scope, error) if self.translate is not None else None
+            if answer is None:
+                log.exception("unhandled_error", path=scope.get("path"))
             if started:  # too late for a clean answer: let the server drop the connection
                 raise
-            response = problem_response(
+            response = answer or problem_response(
                 InternalError,
                 instance=scope.get("path"),
                 correlation_id=correlation_id_of(scope),

@@ -12,6 +12,8 @@ from typing import Any
 
 import structlog
 
+from prodlens.kit.availability import classify
+
 log = structlog.get_logger(__name__)
 
 
@@ -26,8 +28,14 @@ class TaskRunner:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("background_task_failed", task=task.get_name(), exc_info=error)
+        if task.cancelled() or (error := task.exception()) is None:
+            return
+        if (verdict := classify(error)) is not None:
+            # The database's outage has its own warning; one traceback per task would
+            # bury it.
+            log.info("background_task_failed", task=task.get_name(), reason=verdict.reason)
+            return
+        log.error("background_task_failed", task=task.get_name(), exc_info=error)
 
     async def drain(self, grace_seconds: float) -> None:
         """Wait for running tasks (graceful shutdown); cancel what is still running after."""

@@ -64,19 +64,29 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
+def _failing_database(database: Database, detail: str, started: float) -> dict[str, Check]:
+    return {
+        "database": Check(status="failing", latency_ms=_elapsed_ms(started), detail=detail),
+        "migrations": Check(status="failing", detail="unknown: database unavailable"),
+    }
+
+
 async def _database_checks(database: Database, heads: frozenset[str]) -> dict[str, Check]:
     started = time.perf_counter()
+    # An open outage is known without asking again (its probe is already asking), and a
+    # full or read-only volume fails writes while reads still answer.
+    if database.outage.is_open:
+        return _failing_database(
+            database, f"{database.backend} unavailable ({database.outage.reason})", started
+        )
+    if problem := database.storage_problem():
+        return _failing_database(database, f"{database.backend}: {problem}", started)
     try:
         revision = await database.current_revision()
     except Exception as exc:  # any failure to reach it means "not ready", never a 500
-        return {
-            "database": Check(
-                status="failing",
-                latency_ms=_elapsed_ms(started),
-                detail=f"{database.backend} unreachable ({type(exc).__name__})",
-            ),
-            "migrations": Check(status="failing", detail="unknown: database unreachable"),
-        }
+        return _failing_database(
+            database, f"{database.backend} unreachable ({type(exc).__name__})", started
+        )
     database_check = Check(status="ok", latency_ms=_elapsed_ms(started), detail=database.backend)
     if revision in heads:
         migrations = Check(status="ok", detail=f"at {revision}")

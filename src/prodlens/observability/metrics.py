@@ -73,6 +73,16 @@ DB_POOL_CHECKED_OUT = Gauge(
     "Database connections in use right now (summed over workers).",
     multiprocess_mode="livesum",
 )
+DB_OUTAGE = Gauge(
+    "prodlens_db_outage",
+    "1 while a worker finds the database unavailable (between its warning and recovery).",
+    multiprocess_mode="max",
+)
+DB_UNAVAILABLE = Counter(
+    "prodlens_db_unavailable_responses",
+    "Requests answered 503 because the database could not serve them, by reason.",
+    ["reason"],
+)
 
 
 EMAILS = Counter("prodlens_emails", "Emails handed to the transport.", ["kind", "outcome"])
