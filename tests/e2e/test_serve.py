@@ -23,6 +23,10 @@ def request_count(metrics_text: str, route: str) -> float:
     )
 
 
+def _events(log: str) -> list[str]:
+    return [json.loads(line)["event"] for line in log.splitlines() if line.startswith("{")]
+
+
 def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
     with running_server(tmp_path) as server:
         with httpx.Client(base_url=server.base_url, timeout=HTTP_TIMEOUT_S) as client:
@@ -60,4 +64,36 @@ def test_metrics_are_aggregated_across_workers(tmp_path: Path) -> None:
     # Whichever worker answered the scrape, it reports every worker's requests.
     assert request_count(text, "/health/live") == 40
     assert code == 0, stderr
+    assert "Traceback" not in stderr
+
+
+# Runs in every interpreter of the test's server; only multiprocessing's spawned
+# children (uvicorn's workers) are slowed, before anything of theirs can answer the
+# supervisor's health check: a loaded machine starting a worker, made repeatable.
+SLOW_WORKER_START = """
+import sys
+import time
+
+if any("spawn_main" in argument for argument in sys.orig_argv):
+    time.sleep({seconds})
+"""
+WORKER_START_S = 8  # past uvicorn's default 5 s health check
+
+
+def test_workers_that_start_slowly_are_not_killed(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SLOW_WORKER_START.format(seconds=WORKER_START_S))
+    env = {"PYTHONPATH": str(site)}
+    with running_server(tmp_path, "--workers", "2", env=env) as server:
+
+        def both_started() -> bool:
+            return _events(server.output()).count("startup") == 2
+
+        server.wait_until(both_started, "started in both workers")
+        assert httpx.get(f"{server.base_url}/health/live", timeout=HTTP_TIMEOUT_S).is_success
+        code, stderr = server.stop()
+
+    assert code == 0, stderr
+    assert "died" not in stderr  # no worker was killed and replaced
     assert "Traceback" not in stderr
