@@ -2,7 +2,8 @@
 
 A bearer token (API clients) or the access cookie (the dashboard) is accepted;
 cookie-authenticated unsafe requests must pass the CSRF check. A revoked
-session's tokens are refused at once, through the shared revocation list.
+session's tokens are refused at once, through the shared revocation list, and so
+is a token whose session belongs to someone other than its subject.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ async def authenticate_request(
     except InvalidToken as exc:
         log.info("access_token_rejected", reason=str(exc))
         raise InvalidAccessToken() from None
-    if await runtime.revocations.is_revoked(claims.session_id):
+    if not await runtime.revocations.is_open_for(claims.session_id, claims.user_id):
         raise InvalidAccessToken("This session has been signed out.")
     via_cookie = bearer is None
     if via_cookie and request.method not in SAFE_METHODS:
@@ -129,7 +130,7 @@ async def is_admin_request(scope: Scope) -> bool:
         claims = runtime.keys.verify_access(token)
     except InvalidToken:
         return False
-    if await runtime.revocations.is_revoked(claims.session_id):
+    if not await runtime.revocations.is_open_for(claims.session_id, claims.user_id):
         return False
     async with runtime.sessionmaker() as session:
         user = await session.get(User, claims.user_id)

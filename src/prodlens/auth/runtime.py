@@ -51,7 +51,10 @@ def build_auth_runtime(
             store, clock, threshold=auth.lockout_threshold, minutes=auth.lockout_minutes
         ),
         revocations=Revocations(
-            store, access_token_seconds=auth.access_token_minutes * 60, on_revoke=on_revoke
+            store,
+            sessionmaker,
+            access_token_seconds=auth.access_token_minutes * 60,
+            on_revoke=on_revoke,
         ),
         mailer=create_mailer(settings.email, data_dir=settings.data_dir),
         store=store,

@@ -8,6 +8,7 @@ The algorithm is pinned; the header's `kid` only selects among our own keys
 from __future__ import annotations
 
 import hmac
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key, l
 
 from prodlens.config import AuthSettings
 from prodlens.kit.clock import Clock
-from prodlens.kit.ids import new_id
+from prodlens.kit.ids import is_valid_id, new_id
 
 ACCESS_TYPE = "access"
 DERIVED_KID = "default"
@@ -27,6 +28,16 @@ _REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "typ", "iat", "nbf", "exp", "jti
 
 class InvalidToken(Exception):
     """Any reason a token is not accepted; the reason is for logs, never for clients."""
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float:
+    """A JSON number (RFC 7519 NumericDate); strings, booleans, NaN and infinities are refused."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidToken(f"non-numeric {name}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidToken(f"non-finite {name}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -115,16 +126,21 @@ class KeyRing:
         except jwt.InvalidTokenError as exc:
             raise InvalidToken(type(exc).__name__) from exc
         now = self.clock.now().timestamp()
-        try:
-            exp, nbf, iat = int(claims["exp"]), int(claims["nbf"]), int(claims["iat"])
-        except (TypeError, ValueError) as exc:
-            raise InvalidToken("non-numeric time claim") from exc
+        exp, nbf, iat = (_numeric_date(claims, name) for name in ("exp", "nbf", "iat"))
+        lifetime = self.lifetime.total_seconds() + _LEEWAY_SECONDS
         if exp <= now - _LEEWAY_SECONDS:
             raise InvalidToken("expired")
+        # No token of ours lives longer than the configured lifetime: a later `exp`
+        # (10^20, say) was not issued here, whatever signed it.
+        if exp > now + lifetime or min(nbf, iat) < exp - lifetime:
+            raise InvalidToken("lifetime out of bounds")
         if nbf > now + _LEEWAY_SECONDS or iat > now + _LEEWAY_SECONDS:
             raise InvalidToken("not yet valid")
         if claims["typ"] != ACCESS_TYPE:
             raise InvalidToken("not an access token")
-        if not isinstance(claims["sub"], str) or not isinstance(claims["sid"], str):
+        # Ids are looked up in the database; anything but one of our ids stops here.
+        if not all(isinstance(claims[name], str) for name in ("sub", "sid")) or not (
+            is_valid_id(claims["sub"]) and is_valid_id(claims["sid"])
+        ):
             raise InvalidToken("bad subject")
-        return AccessClaims(user_id=claims["sub"], session_id=claims["sid"], expires_at=exp)
+        return AccessClaims(user_id=claims["sub"], session_id=claims["sid"], expires_at=int(exp))

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.auth.deps import (
     AuthDep,
@@ -26,6 +27,7 @@ from prodlens.auth.deps import (
     load_current_user,
 )
 from prodlens.auth.models import User
+from prodlens.auth.runtime import AuthRuntime
 from prodlens.kit.db import SessionDep
 from prodlens.projects import api_keys_service
 from prodlens.projects.api_key_format import looks_like_key
@@ -37,6 +39,7 @@ from prodlens.projects.errors import (
 )
 from prodlens.projects.models import ApiKey, KeyScope, Project, ProjectMember, ProjectRole
 from prodlens.projects.service import find_project
+from prodlens.ratelimit.deps import note_api_key
 
 API_KEY_HEADER = "X-API-Key"
 api_key_scheme = APIKeyHeader(
@@ -64,6 +67,24 @@ class ProjectContext:
     api_key: ApiKey | None
 
 
+async def _verified_key(
+    request: Request, session: AsyncSession, runtime: AuthRuntime, presented: str
+) -> ApiKey:
+    """The key a presented secret belongs to; the general rate limit learns the outcome."""
+    try:
+        key = await api_keys_service.authenticate(session, presented, now=runtime.clock.now())
+    except InvalidApiKey:
+        note_api_key(request, presented, None)
+        raise
+    note_api_key(request, presented, key.id)
+    if api_keys_service.needs_touch(key, runtime.clock.now()):
+        runtime.tasks.spawn(
+            api_keys_service.touch(runtime.sessionmaker, key.id, runtime.clock.now()),
+            name="api_key_used",
+        )
+    return key
+
+
 def ProjectAccess(role: ProjectRole, *, key_scope: KeyScope | None = None) -> Any:
     async def access(
         project_id: str,
@@ -76,12 +97,7 @@ def ProjectAccess(role: ProjectRole, *, key_scope: KeyScope | None = None) -> An
     ) -> ProjectContext:
         presented = api_key or (bearer if bearer and looks_like_key(bearer) else None)
         if presented is not None:
-            key = await api_keys_service.authenticate(session, presented, now=runtime.clock.now())
-            if api_keys_service.needs_touch(key, runtime.clock.now()):
-                runtime.tasks.spawn(
-                    api_keys_service.touch(runtime.sessionmaker, key.id, runtime.clock.now()),
-                    name="api_key_used",
-                )
+            key = await _verified_key(request, session, runtime, presented)
             project = await find_project(session, project_id)
             if project is None or key.project_id != project.id:
                 raise ProjectNotFound()
@@ -141,6 +157,7 @@ def KeyAccess(scope: KeyScope) -> Any:
     """Routes without a project in the path: the API key names its project."""
 
     async def access(
+        request: Request,
         session: SessionDep,
         runtime: AuthDep,
         api_key: Annotated[str | None, Depends(api_key_scheme)],
@@ -150,12 +167,7 @@ def KeyAccess(scope: KeyScope) -> Any:
         presented = api_key or (as_bearer if as_bearer and looks_like_key(as_bearer) else None)
         if presented is None:
             raise InvalidApiKey("Send a project API key as X-API-Key or Bearer pl_….")
-        key = await api_keys_service.authenticate(session, presented, now=runtime.clock.now())
-        if api_keys_service.needs_touch(key, runtime.clock.now()):
-            runtime.tasks.spawn(
-                api_keys_service.touch(runtime.sessionmaker, key.id, runtime.clock.now()),
-                name="api_key_used",
-            )
+        key = await _verified_key(request, session, runtime, presented)
         if scope not in key.scopes:
             raise ApiKeyScopeMissing(f"This needs a key with the {scope.value!r} scope.")
         project = await session.get(Project, key.project_id)

@@ -1,4 +1,5 @@
-"""Rate-limit dependencies for routes: the limiter, the plan book, `limit_by_ip(policy)`."""
+"""Rate-limit dependencies for routes: the limiter, the plan book, `limit_by_ip(policy)`,
+and `note_api_key` for the routes that verify project keys."""
 
 from __future__ import annotations
 
@@ -38,6 +39,16 @@ async def enforce_request(
     request: Request, policy: str, key: str, *, item: RateLimitItem | None = None
 ) -> None:
     await enforce(request.scope, app_limiter(request.scope), policy, key, item=item)
+
+
+def note_api_key(request: Request, presented: str, key_id: str | None) -> None:
+    """Tell the general limit what a presented API key turned out to be: a key (its id),
+    counted per key from the next request on, or nothing (None), counted per address."""
+    verified = app_limiter(request.scope).verified_keys
+    if key_id is None:
+        verified.forget(presented)
+    else:
+        verified.remember(presented, key_id)
 
 
 async def charge_plan(request: Request, *, tier: str, key: str) -> None:

@@ -17,6 +17,7 @@ from limits.errors import StorageError
 
 from prodlens.config import Settings
 from prodlens.kit.state import REDIS_DOWN, Circuit
+from prodlens.ratelimit.verified_keys import VerifiedKeys
 
 STATE_KEY = "rate_limit"
 _Use = Callable[[SlidingWindowCounterRateLimiter], Awaitable["Decision"]]
@@ -70,6 +71,8 @@ class RateLimiter:
             )
             self._shared = SlidingWindowCounterRateLimiter(storage)
         self.circuit = Circuit("redis-limits", retry_seconds=settings.redis.retry_seconds)
+        # Which presented API keys are real, as the routes found (see the middleware).
+        self.verified_keys = VerifiedKeys()
 
     @property
     def backend(self) -> str:

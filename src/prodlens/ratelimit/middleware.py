@@ -1,8 +1,27 @@
 """The general per-client limit on every API request, and the `X-RateLimit-*` headers.
 
-A client is the user of a valid access token, else the client IP (through
-trusted proxies only). Route-specific limits (login, register, ...) and plan
-budgets are applied by the routes; their decisions land in the same headers.
+A client is the user of a valid access token, a project API key this worker has
+seen verified, or else the client IP (through trusted proxies only). Route-specific
+limits (login, register, ...) and plan budgets are applied by the routes; their
+decisions land in the same headers.
+
+Why a key must be verified before it gets a budget of its own: a claimed key costs
+nothing to make up, so counting the claim (its prefix, say) would give every random
+`X-API-Key` a fresh budget and the per-address limit could be dodged at will; a
+real key's prefix sent with a wrong secret would even spend that key's budget.
+Verifying in here would put a database lookup in front of the limit meant to shed
+load. So the decision is:
+
+* an access token is verified here (a signature check, no I/O) and counts per user;
+* a claimed API key counts against the address until a route has verified that exact
+  secret (`ratelimit.deps.note_api_key`, kept hashed in `VerifiedKeys`, per worker);
+  from then on it counts per key, whichever address sends it, so a real key is never
+  starved by fakes sprayed from elsewhere and keeps its own per-key limit;
+* a key that fails verification is forgotten at once, and counts per address again.
+
+The first request of a key on each worker (and after an idle spell of
+`verified_keys.TTL_SECONDS`) is counted against its address; that one request is
+the price of not touching the database here.
 """
 
 from __future__ import annotations
@@ -18,23 +37,23 @@ from prodlens.auth.runtime import app_auth_runtime
 from prodlens.auth.tokens import InvalidToken
 from prodlens.http.client_ip import scope_client_ip
 from prodlens.kit.errors import correlation_id_of, problem_response
-from prodlens.projects.api_key_format import looks_like_key, prefix_of
+from prodlens.projects.api_key_format import looks_like_key
 from prodlens.ratelimit.enforce import app_limiter, enforce
 from prodlens.ratelimit.errors import RateLimited
 from prodlens.ratelimit.limiter import STATE_KEY
 
 
 def client_key(scope: Scope) -> str:
-    """The user of a valid access token (bearer or cookie), the prefix of an API key,
-    or else the client address. Bad credentials count against their address."""
+    """`user:<id>` for a valid access token (bearer or cookie), `key:<id>` for an API key
+    verified before, else `ip:<address>`: bad or unproven credentials count there."""
     headers = Headers(scope=scope)
     scheme, _, token = headers.get("authorization", "").partition(" ")
     token = token if scheme.lower() == "bearer" else ""
     api_key = headers.get("x-api-key") or (token if looks_like_key(token) else "")
     if api_key:
-        prefix = prefix_of(api_key)
-        if prefix is not None:
-            return f"key:{prefix}"
+        key_id = app_limiter(scope).verified_keys.key_id(api_key)
+        if key_id is not None:
+            return f"key:{key_id}"
     else:
         token = token or Request(scope).cookies.get(ACCESS_COOKIE, "")
         if token:

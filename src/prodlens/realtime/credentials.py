@@ -81,7 +81,7 @@ async def authenticate(token: str, runtime: AuthRuntime) -> Principal:
     async with runtime.sessionmaker() as session:
         claims = access_claims(runtime, token)
         if claims is not None:
-            if await runtime.revocations.is_revoked(claims.session_id):
+            if not await runtime.revocations.is_open_for(claims.session_id, claims.user_id):
                 raise Refused(CloseCode.SESSION_REVOKED, "This session has been signed out.")
             user = await session.get(User, claims.user_id)
             if user is None or not user.is_active:
