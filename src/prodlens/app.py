@@ -36,13 +36,17 @@ from prodlens.http.client_ip import parse_networks
 from prodlens.http.correlation import CorrelationMiddleware
 from prodlens.http.cors import ProblemCORSMiddleware
 from prodlens.http.maintenance import MaintenanceMiddleware, MaintenanceSwitch
+from prodlens.http.routing import AllowedMethodsMiddleware, install_relative_slash_redirects
 from prodlens.http.security_headers import SecurityHeadersMiddleware
+from prodlens.http.timeouts import BodyTimeoutMiddleware
 from prodlens.integrations.copilot_fetch import CopilotScheduler
 from prodlens.integrations.copilot_router import router as copilot_router
 from prodlens.integrations.router import router as integrations_router
+from prodlens.kit.availability import unavailable_response
 from prodlens.kit.clock import Clock, SystemClock
 from prodlens.kit.db import Database
 from prodlens.kit.errors import UnhandledErrorMiddleware, install_error_handlers
+from prodlens.kit.input_limits import InputLimitsMiddleware
 from prodlens.kit.migrations import head_revisions
 from prodlens.kit.state import state_store_from_settings
 from prodlens.kit.tasks import TaskRunner
@@ -161,22 +165,28 @@ def _new_app(settings: Settings) -> FastAPI:
         "generate_unique_id_function": operation_id,
         "lifespan": _lifespan(settings),
     }
+    app: FastAPI
     if not settings.serve_docs:
-        return FastAPI(openapi_url=None, docs_url=None, redoc_url=None, **common)
-    # FastAPIOffline serves Swagger UI and ReDoc from packaged files: no CDN.
-    return FastAPIOffline(
-        openapi_url=OPENAPI_URL,
-        docs_url=DOCS_URL,
-        redoc_url=REDOC_URL,
-        static_url=DOCS_STATIC_URL,
-        swagger_ui_oauth2_redirect_url=f"{DOCS_URL}/oauth2-redirect",
-        **common,
-    )
+        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, **common)
+    else:
+        # FastAPIOffline serves Swagger UI and ReDoc from packaged files: no CDN.
+        app = FastAPIOffline(
+            openapi_url=OPENAPI_URL,
+            docs_url=DOCS_URL,
+            redoc_url=REDOC_URL,
+            static_url=DOCS_STATIC_URL,
+            swagger_ui_oauth2_redirect_url=f"{DOCS_URL}/oauth2-redirect",
+            **common,
+        )
+    install_relative_slash_redirects(app.router)
+    return app
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Added innermost first: the last one added sees the request first.
-    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(AllowedMethodsMiddleware, router=app.router)
+    app.add_middleware(UnhandledErrorMiddleware, translate=unavailable_response)
+    app.add_middleware(InputLimitsMiddleware, max_json_depth=settings.http.max_json_depth)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.http.max_body_bytes,
@@ -213,6 +223,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
                 "X-RateLimit-Reset",
             ],
         )
+    # Inside the header-adding layers, so its 408 carries them; outside all that reads a body.
+    app.add_middleware(BodyTimeoutMiddleware, timeout_seconds=settings.http.body_timeout_seconds)
     app.add_middleware(
         SecurityHeadersMiddleware,
         docs_prefixes=(DOCS_URL, REDOC_URL, DOCS_STATIC_URL),

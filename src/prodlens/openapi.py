@@ -58,7 +58,32 @@ DESCRIPTION = (
     "LLM usage events and delivery data and serves KPIs, time series and insights.\n\n"
     "Errors are RFC 9457 `application/problem+json` documents with a stable `code`."
 )
-_VALIDATION_DESCRIPTION = "Problem: `validation.failed` (with `errors`) or `request.malformed_json`"
+
+# What an operation can answer whatever its route declares (status → problem codes),
+# because something before or around the route answers it. The lead's hook for 503:
+# add `service.unavailable` (the database down) to the list it belongs in.
+# The server itself: a request it cannot parse (400), a bug (500).
+EVERY_OPERATION: dict[str, tuple[str, ...]] = {
+    "400": ("request.invalid",),
+    "500": ("internal.error",),
+}
+# Middleware on every API route: rate limits, maintenance, NUL in the path or query
+# (kit/input_limits.py); and the database unavailable (kit/availability.py).
+EVERY_API_OPERATION: dict[str, tuple[str, ...]] = {
+    "422": ("validation.failed",),
+    "429": ("rate_limit.exceeded",),
+    "503": ("service.maintenance", "service.unavailable"),
+}
+# Reading and parsing a body: malformed or too deep (400), too slow (408), too large
+# (413), text that cannot be stored (422).
+EVERY_BODY_OPERATION: dict[str, tuple[str, ...]] = {
+    "400": ("request.malformed_json", "request.too_deep", "request.invalid"),
+    "408": ("http.request_timeout",),
+    "413": ("http.payload_too_large",),
+    "422": ("validation.failed",),
+}
+_PROBLEM_PREFIX = "Problem: "
+_CODE_NOTES = {"validation.failed": " (with `errors`)"}
 
 
 class EventBatch(Strict):
@@ -73,7 +98,8 @@ def operation_id(route: APIRoute) -> str:
 
 
 def _problem_everywhere(schema: dict[str, Any]) -> None:
-    """Validation errors and the generic 500 answer problem documents on every operation."""
+    """Every operation declares the problems it can answer beyond its route's own:
+    `EVERY_OPERATION`, `EVERY_API_OPERATION`, `EVERY_BODY_OPERATION`."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     # Models referenced by hand-written request bodies and responses.
     for model in (Problem, EventIn, EventBatch):
@@ -83,29 +109,42 @@ def _problem_everywhere(schema: dict[str, Any]) -> None:
             components[inner] = definition
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
-    problem_content = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}}
-
-    def declare(responses: dict[str, Any], status: str, codes: str) -> None:
-        responses.setdefault(
-            status, {"description": f"Problem: {codes}", "content": problem_content}
-        )
-
     for path, path_item in schema.get("paths", {}).items():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
-            if path.startswith("/api/"):  # what middleware can answer on any API route
-                declare(responses, "429", "`rate_limit.exceeded`")
-                declare(responses, "503", "`service.maintenance`")
-                if "requestBody" in operation:
-                    declare(responses, "413", "`http.payload_too_large`")
-            if "422" in responses:
-                responses["422"] = {
-                    "description": _VALIDATION_DESCRIPTION,
-                    "content": problem_content,
-                }
-            responses.setdefault(
-                "500", {"description": "Problem: `internal.error`", "content": problem_content}
-            )
+            if "422" in responses:  # FastAPI's own, or the route's: problems either way
+                _declare(responses, "422", ("validation.failed",))
+            answered = dict(EVERY_OPERATION)
+            if path.startswith("/api/"):
+                answered |= EVERY_API_OPERATION
+            for status, codes in answered.items():
+                _declare(responses, status, codes)
+            if "requestBody" in operation:
+                for status, codes in EVERY_BODY_OPERATION.items():
+                    _declare(responses, status, codes)
+
+
+def _declare(responses: dict[str, Any], status: str, codes: tuple[str, ...]) -> None:
+    """`status` answers a problem with these codes too: declared, or added to the codes
+    the route declared. FastAPI's own entries (its 422 "Validation Error") become
+    problem documents."""
+    entry = responses.get(status)
+    described = entry.get("description", "") if entry else ""
+    if described in ("", "Validation Error"):
+        described = _PROBLEM_PREFIX
+    elif _PROBLEM_PREFIX not in described:  # the route's own words, then the codes
+        described += " " + _PROBLEM_PREFIX
+    missing = [
+        f"`{code}`{_CODE_NOTES.get(code, '')}" for code in codes if f"`{code}`" not in described
+    ]
+    if missing:
+        joiner = "" if described.endswith(_PROBLEM_PREFIX) else ", "
+        described += joiner + ", ".join(missing)
+    kept = entry or {}
+    content = kept.get("content", {})
+    if PROBLEM_MEDIA_TYPE not in content:
+        content = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}}
+    responses[status] = {**kept, "description": described, "content": content}
 
 
 def _refs(node: Any) -> Iterator[str]:

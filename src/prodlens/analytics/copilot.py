@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prodlens.analytics.assistant_facts import Fact, replace_facts
 from prodlens.kit.errors import ProblemError
+from prodlens.kit.json_limits import UNSTORABLE, unstorable_text
 
 SOURCE = "copilot"
 MAX_REJECTIONS_LISTED = 20
@@ -273,7 +274,7 @@ def _items(body: bytes) -> Iterator[tuple[str, Any]]:
         raise InvalidReport("The report is not UTF-8 text.") from None
     try:
         document = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # deep nesting: read per line
         document = None
     else:
         if isinstance(document, list):
@@ -290,6 +291,8 @@ def _items(body: bytes) -> Iterator[tuple[str, Any]]:
             yield f"line {number}", json.loads(line)
         except json.JSONDecodeError as exc:
             yield f"line {number}", _Rejected(f"not valid JSON ({exc.msg})")
+        except RecursionError:
+            yield f"line {number}", _Rejected("nested too deeply")
 
 
 def parse_report(body: bytes, *, require_records: bool = True) -> ParsedReport:
@@ -300,6 +303,9 @@ def parse_report(body: bytes, *, require_records: bool = True) -> ParsedReport:
     for where, item in _items(body):
         if isinstance(item, _Rejected):
             parsed.reject(where, str(item))
+            continue
+        if (bad := unstorable_text(item)) is not None:  # PostgreSQL would fail the import
+            parsed.reject(where, f"{bad} {UNSTORABLE}")
             continue
         try:
             day, developer, facts = record_facts(item)

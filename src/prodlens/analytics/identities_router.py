@@ -83,7 +83,10 @@ async def list_developer_identities(
     status_code=201,
     response_model=IdentityPublic,
     summary="Link an identity to a developer: every KPI, profile and export counts it as theirs",
-    responses=problem_responses(identities.IdentityTaken, identities.IdentityChained),
+    responses={
+        200: {"model": IdentityPublic, "description": "Already linked to this developer."},
+        **problem_responses(identities.IdentityTaken, identities.IdentityChained),
+    },
 )
 async def link_developer_identity(
     body: IdentityLink,

@@ -144,11 +144,12 @@ class Sort:
 
 
 def parse_sort(sort: str | None) -> Sort:
-    raw = sort or DEFAULT_SORT
+    raw = DEFAULT_SORT if sort is None else sort
     descending = raw.startswith("-")
-    name = raw.removeprefix("-")
+    name = raw[1:] if descending else raw
     name = SORT_ALIASES.get(name, name)
-    order_by(name, SORT_KEYS, default=DEFAULT_SORT)  # raises InvalidSort for unknown names
+    # Raises InvalidSort for any name not in SORT_KEYS ("", "-cost" from "--cost").
+    order_by(("-" if descending else "") + name, SORT_KEYS, default=DEFAULT_SORT)
     return Sort(name, descending)
 
 

@@ -18,6 +18,9 @@ from prodlens.kit.errors import ProblemError
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Page numbers stop here (a million rows at 100 a page): an offset far beyond any list
+# reads nothing but costs a scan, and past 2^63 no database can even bind it.
+MAX_PAGE = 10_000
 # Counting stops here: an exact total of a huge list costs as much as reading it, while
 # page 1 should cost the same at any size. Beyond it, `total_exact` is false.
 COUNT_LIMIT = 10_000
@@ -31,7 +34,7 @@ class InvalidSort(ProblemError):
 
 
 class PageParams(BaseModel):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
     @property
@@ -40,7 +43,9 @@ class PageParams(BaseModel):
 
 
 def _page_params(
-    page: Annotated[int, Query(ge=1, description="1-based page number.")] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description=f"1-based page number (at most {MAX_PAGE:,}).")
+    ] = 1,
     page_size: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (max 100).")
     ] = DEFAULT_PAGE_SIZE,
@@ -79,10 +84,11 @@ def order_by(
     *,
     default: str,
 ) -> list[ColumnElement[Any]]:
-    """`sort=field` or `sort=-field` from an allow-list, as ORDER BY clauses."""
-    key = sort or default
+    """`sort=field` or `sort=-field` from an allow-list, as ORDER BY clauses; anything
+    else (`-`, an empty value, `--field`) is `InvalidSort`."""
+    key = default if sort is None else sort
     descending = key.startswith("-")
-    name = key.removeprefix("-")
+    name = key[1:] if descending else key
     column = allowed.get(name)
     if column is None:
         raise InvalidSort(

@@ -106,7 +106,7 @@ async def update_user(
     runtime: AuthDep,
     client: ClientDep,
 ) -> UserAdminView:
-    user = await service.get_user(session, user_id)
+    user = await service.get_user(session, user_id, for_change=True)
     updated = await service.update(
         session, runtime, admin=admin, user=user, changes=body, client=client
     )
@@ -122,7 +122,7 @@ async def update_user(
 async def delete_user(
     user_id: str, admin: AdminUser, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Response:
-    user = await service.get_user(session, user_id)
+    user = await service.get_user(session, user_id, for_change=True)
     await service.delete(session, runtime, admin=admin, user=user, client=client)
     return Response(status_code=204)
 
@@ -136,7 +136,7 @@ async def delete_user(
 async def unlock_user(
     user_id: str, admin: AdminUser, session: SessionDep, runtime: AuthDep, client: ClientDep
 ) -> Response:
-    user = await service.get_user(session, user_id)
+    user = await service.get_user(session, user_id, for_change=True)
     await service.unlock(session, runtime, admin=admin, user=user, client=client)
     return Response(status_code=204)
 

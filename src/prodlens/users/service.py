@@ -55,8 +55,13 @@ def list_statement(
     return statement
 
 
-async def get_user(session: AsyncSession, user_id: str) -> User:
-    user = await session.get(User, user_id)
+async def get_user(session: AsyncSession, user_id: str, *, for_change: bool = False) -> User:
+    """The account; `for_change` locks its row (PostgreSQL) until the request ends, so a
+    change and a concurrent delete take turns: a change after the delete finds no
+    account (404) instead of writing audit events for one that is gone."""
+    user = await session.get(
+        User, user_id, with_for_update=for_change or None, populate_existing=for_change
+    )
     if user is None:
         raise UserNotFound()
     return user

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from prodlens.analytics.pricing import Price, estimate_cost, find_price
+from prodlens.kit.json_limits import UNSTORABLE, storable, unstorable_text
 
 MAX_BATCH = 1000
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -117,15 +118,26 @@ def stable_event_id(raw: Any) -> str:
 
 
 def _without_content(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: _without_content(item)
-            for key, item in value.items()
-            if str(key).lower() not in _CONTENT_KEYS
-        }
-    if isinstance(value, list):
-        return [_without_content(item) for item in value]
-    return value
+    """A copy of `value` without the content keys, at any depth. A loop, not recursion:
+    values may nest as deep as `http.max_json_depth` allows (up to 512)."""
+    root: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (value, its copy's parent, slot)
+    while pending:
+        item, parent, slot = pending.pop()
+        if isinstance(item, dict):
+            kept: dict[Any, Any] = {}
+            parent[slot] = kept
+            for key, inner in item.items():
+                if str(key).lower() not in _CONTENT_KEYS:
+                    kept[key] = None  # holds the key's place, so the order is kept
+                    pending.append((inner, kept, key))
+        elif isinstance(item, list):
+            copied: list[Any] = [None] * len(item)
+            parent[slot] = copied
+            pending.extend((inner, copied, index) for index, inner in enumerate(item))
+        else:
+            parent[slot] = item
+    return root[0]
 
 
 def _reason(error: ValidationError) -> str:
@@ -146,13 +158,15 @@ def normalize(
     fallback_id: Any = None,
 ) -> dict[str, Any] | Rejection:
     """Validate one native-shaped item and turn it into an `events` row (a dict)."""
-    event_id = raw.get("event_id") if isinstance(raw, dict) else None
     if not isinstance(raw, dict):
         return Rejection("an event must be a JSON object")
+    event_id = raw.get("event_id")
+    # Answered in the results: an id that cannot be stored cannot be sent either.
+    known_id = event_id if isinstance(event_id, str) and storable(event_id) else None
     try:
         event = EventIn.model_validate(raw)
     except ValidationError as exc:
-        return Rejection(_reason(exc), event_id if isinstance(event_id, str) else None)
+        return Rejection(_reason(exc), known_id)
     if event.started_at > now + FUTURE_TOLERANCE:
         return Rejection("started_at is in the future", event.event_id)
     attributes = _without_content(event.attributes)
@@ -189,7 +203,7 @@ def normalize(
         if event.error_type or (event.http_status is not None and event.http_status >= 400)
         else "ok"
     )
-    return {
+    row = {
         "event_id": event.event_id
         or stable_event_id(fallback_id if fallback_id is not None else raw),
         "session_id": event.session_id,
@@ -222,3 +236,9 @@ def normalize(
         "source": source,
         "ingested_at": now,
     }
+    # What is stored, checked: NUL or half a surrogate pair would fail the whole batch's
+    # insert (PostgreSQL refuses them), so the event is turned away alone.
+    where = unstorable_text(row)
+    if where is not None:
+        return Rejection(f"{where} {UNSTORABLE}", known_id)
+    return row

@@ -112,6 +112,7 @@ async def ingest_litellm(
     request: Request,
     context: ProjectIngest,
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
     publisher: PublisherDep,
 ) -> IngestResponse:
@@ -122,6 +123,7 @@ async def ingest_litellm(
         clock,
         publisher,
         source="litellm",
+        max_depth=settings.http.max_json_depth,
         adapt=litellm.to_event,
         identify=litellm.sighting,
     )
@@ -137,6 +139,7 @@ async def ingest_litellm_with_key(
     request: Request,
     context: IngestKey,
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
     publisher: PublisherDep,
 ) -> IngestResponse:
@@ -147,6 +150,7 @@ async def ingest_litellm_with_key(
         clock,
         publisher,
         source="litellm",
+        max_depth=settings.http.max_json_depth,
         adapt=litellm.to_event,
         identify=litellm.sighting,
     )
@@ -169,6 +173,7 @@ async def _otlp(
         media_type=request.headers.get("content-type", "").split(";")[0].strip().lower(),
         encoding=request.headers.get("content-encoding", "").strip().lower(),
         limit=settings.http.max_ingest_body_bytes,
+        max_depth=settings.http.max_json_depth,
         clock=clock,
         publisher=publisher,
     )
@@ -299,6 +304,7 @@ async def _otlp_metrics(
         media_type=media_type,
         encoding=encoding,
         limit=settings.http.max_ingest_body_bytes,
+        max_depth=settings.http.max_json_depth,
         clock=clock,
     )
     return Response(reply.content, media_type=reply.media_type)
@@ -321,6 +327,7 @@ async def _otlp_logs(
         media_type=media_type,
         encoding=encoding,
         limit=settings.http.max_ingest_body_bytes,
+        max_depth=settings.http.max_json_depth,
         clock=clock,
         publisher=publisher,
     )

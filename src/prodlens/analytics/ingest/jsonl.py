@@ -12,6 +12,8 @@ from typing import Any
 
 from prodlens.analytics.ingest import litellm, otlp_wire
 from prodlens.analytics.ingest.events import Rejection
+from prodlens.kit import json_limits
+from prodlens.kit.errors import JsonTooDeep
 
 
 def items_from_document(document: Any, *, nested: bool = False) -> list[Any]:
@@ -26,9 +28,11 @@ def items_from_document(document: Any, *, nested: bool = False) -> list[Any]:
     return [document]  # native, or not an object: the native validation explains
 
 
-def items_from_line(line: bytes) -> list[Any]:
+def items_from_line(line: bytes, *, max_depth: int = json_limits.DEFAULT_MAX_DEPTH) -> list[Any]:
     try:
-        document = json.loads(line)
+        document = json_limits.loads(line, max_depth=max_depth)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return [Rejection("not valid JSON")]
+    except JsonTooDeep:
+        return [Rejection(f"nested more than {max_depth} levels deep")]
     return items_from_document(document)

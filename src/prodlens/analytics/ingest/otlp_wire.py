@@ -38,6 +38,7 @@ from prodlens.analytics.ingest.events import Rejection
 from prodlens.analytics.ingest.fields import FieldError
 from prodlens.analytics.ingest.otlp_logs import LogRecord
 from prodlens.analytics.ingest.otlp_metrics import MetricPoint
+from prodlens.kit import json_limits
 from prodlens.kit.errors import (
     BadRequest,
     MalformedJson,
@@ -349,10 +350,12 @@ class MetricsExport:
     points: list[MetricPoint | Rejection]
 
 
-def decode_metrics(body: bytes, media_type: str, encoding: str, limit: int) -> MetricsExport:
+def decode_metrics(
+    body: bytes, media_type: str, encoding: str, limit: int, max_depth: int
+) -> MetricsExport:
     """A metrics export request's points of the metrics ProdLens reads (others are
     skipped), or rejections for the points it cannot read."""
-    raw, document = _read(body, media_type, encoding, limit)
+    raw, document = _read(body, media_type, encoding, limit, max_depth)
     if document is None:
         return MetricsExport(protobuf=True, points=points_from_protobuf(raw))
     return MetricsExport(protobuf=False, points=points_from_json(document))
@@ -443,8 +446,10 @@ class LogsExport:
     records: list[LogRecord | Rejection]
 
 
-def decode_logs(body: bytes, media_type: str, encoding: str, limit: int) -> LogsExport:
-    raw, document = _read(body, media_type, encoding, limit)
+def decode_logs(
+    body: bytes, media_type: str, encoding: str, limit: int, max_depth: int
+) -> LogsExport:
+    raw, document = _read(body, media_type, encoding, limit, max_depth)
     if document is None:
         return LogsExport(protobuf=True, records=records_from_protobuf(raw))
     return LogsExport(protobuf=False, records=records_from_json(document))
@@ -486,21 +491,26 @@ def _is_protobuf(media_type: str, body: bytes) -> bool:
     raise UnsupportedMediaType("Send application/x-protobuf or application/json (OTLP/HTTP).")
 
 
-def _read(body: bytes, media_type: str, encoding: str, limit: int) -> tuple[bytes, Any]:
-    """The decompressed body and, for JSON, its document (None for protobuf)."""
+def _read(
+    body: bytes, media_type: str, encoding: str, limit: int, max_depth: int
+) -> tuple[bytes, Any]:
+    """The decompressed body and, for JSON, its document (None for protobuf); JSON
+    nested deeper than `max_depth` is refused before it is parsed."""
     body = decompress(body, encoding, limit)
     if _is_protobuf(media_type, body):
         return body, None
     try:
-        return body, json.loads(body)
+        return body, json_limits.loads(body, max_depth=max_depth)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise MalformedJson("The body is not an OTLP/JSON document.") from None
 
 
-def decode_request(body: bytes, media_type: str, encoding: str, limit: int) -> ExportRequest:
+def decode_request(
+    body: bytes, media_type: str, encoding: str, limit: int, max_depth: int
+) -> ExportRequest:
     """A trace export request from its body, bare lower-case `Content-Type` and
-    `Content-Encoding`; `limit` caps the decompressed size."""
-    raw, document = _read(body, media_type, encoding, limit)
+    `Content-Encoding`; `limit` caps the decompressed size, `max_depth` JSON's nesting."""
+    raw, document = _read(body, media_type, encoding, limit, max_depth)
     if document is None:
         return ExportRequest(protobuf=True, items=items_from_protobuf(raw))
     return ExportRequest(protobuf=False, items=items_from_json(document))
@@ -511,7 +521,8 @@ def decode_request(body: bytes, media_type: str, encoding: str, limit: int) -> E
 
 def _message(reasons: list[str]) -> str:
     more = f" (and {len(reasons) - _MAX_REASONS} more)" if len(reasons) > _MAX_REASONS else ""
-    return "; ".join(reasons[:_MAX_REASONS]) + more
+    # Reasons may quote the input; protobuf and JSON strings must encode as UTF-8.
+    return json_limits.sendable("; ".join(reasons[:_MAX_REASONS]) + more)
 
 
 def _encoded(response: Any, *, protobuf: bool) -> bytes:

@@ -1,5 +1,5 @@
 """Reading a JSON ingest request body: one JSON document or NDJSON (one per line),
-parsed off the event loop when large."""
+parsed off the event loop when large, never deeper than `max_depth`."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from typing import Any
 import anyio.to_thread
 from fastapi import Request
 
+from prodlens.kit import json_limits
 from prodlens.kit.errors import MalformedJson
 
 _PARSE_INLINE_BYTES = 64 * 1024
 
 
-def _parse(body: bytes) -> Any:
+def _parse(body: bytes, max_depth: int) -> Any:
     try:
-        return json.loads(body)
+        return json_limits.loads(body, max_depth=max_depth)
     except json.JSONDecodeError:
         pass
     except UnicodeDecodeError:
@@ -27,7 +28,7 @@ def _parse(body: bytes) -> Any:
         if not line.strip():
             continue
         try:
-            items.append(json.loads(line))
+            items.append(json_limits.loads(line, max_depth=max_depth))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise MalformedJson(f"Line {number} is not valid JSON.") from None
     if not items:
@@ -35,8 +36,8 @@ def _parse(body: bytes) -> Any:
     return items
 
 
-async def read_json(request: Request) -> Any:
+async def read_json(request: Request, *, max_depth: int) -> Any:
     body = await request.body()
     if len(body) > _PARSE_INLINE_BYTES:
-        return await anyio.to_thread.run_sync(_parse, body)
-    return _parse(body)
+        return await anyio.to_thread.run_sync(_parse, body, max_depth)
+    return _parse(body, max_depth)

@@ -9,7 +9,7 @@ from prodlens.analytics.ingest.events import MAX_BATCH
 from prodlens.analytics.ingest.routing import ingest_json, new_ingest_router
 from prodlens.analytics.ingest.service import IngestResponse
 from prodlens.kit.db import SessionDep
-from prodlens.kit.deps import ClockDep
+from prodlens.kit.deps import ClockDep, SettingsDep
 from prodlens.kit.errors import problem_responses
 from prodlens.projects.deps import SCOPED, IngestKey, ProjectIngest
 from prodlens.realtime.deps import PublisherDep
@@ -51,10 +51,19 @@ async def ingest_events(
     request: Request,
     context: ProjectIngest,
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
     publisher: PublisherDep,
 ) -> IngestResponse:
-    return await ingest_json(request, context, session, clock, publisher, source="native")
+    return await ingest_json(
+        request,
+        context,
+        session,
+        clock,
+        publisher,
+        source="native",
+        max_depth=settings.http.max_json_depth,
+    )
 
 
 @router.post(
@@ -67,7 +76,16 @@ async def ingest_events_with_key(
     request: Request,
     context: IngestKey,
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
     publisher: PublisherDep,
 ) -> IngestResponse:
-    return await ingest_json(request, context, session, clock, publisher, source="native")
+    return await ingest_json(
+        request,
+        context,
+        session,
+        clock,
+        publisher,
+        source="native",
+        max_depth=settings.http.max_json_depth,
+    )

@@ -18,7 +18,7 @@ from prodlens.analytics.ingest.service import BatchTooLarge, IngestResponse, Inv
 from prodlens.auth.errors import NotAuthenticated
 from prodlens.http.access import InstrumentedRoute
 from prodlens.kit.clock import Clock
-from prodlens.kit.errors import MalformedJson, PayloadTooLarge, problem_responses
+from prodlens.kit.errors import JsonTooDeep, MalformedJson, PayloadTooLarge, problem_responses
 from prodlens.projects.deps import ProjectContext
 from prodlens.ratelimit.deps import enforce_request
 from prodlens.ratelimit.errors import RateLimited
@@ -35,6 +35,7 @@ def new_ingest_router() -> APIRouter:
         responses=problem_responses(
             NotAuthenticated,
             MalformedJson,
+            JsonTooDeep,
             InvalidBatch,
             BatchTooLarge,
             PayloadTooLarge,
@@ -57,14 +58,15 @@ async def ingest_json(
     publisher: Publisher | None,
     *,
     source: str,
+    max_depth: int,
     adapt: Callable[[Any], Any] | None = None,
     identify: Callable[[Any], Sighting | None] | None = None,
 ) -> IngestResponse:
-    """A JSON batch (array, `{"events": [...]}`, single object or NDJSON), each item
-    mapped to the native shape by `adapt` when the format needs it (and `identify`:
-    see `service.ingest_document`)."""
+    """A JSON batch (array, `{"events": [...]}`, single object or NDJSON, nested at most
+    `max_depth` deep), each item mapped to the native shape by `adapt` when the format
+    needs it (and `identify`: see `service.ingest_document`)."""
     await limit_ingest(request, context)
-    document = await read_json(request)
+    document = await read_json(request, max_depth=max_depth)
     return await service.ingest_document(
         session,
         context.project,

@@ -28,6 +28,7 @@ from prodlens.analytics.ingest.store import store_events
 from prodlens.analytics.pricing import project_prices
 from prodlens.kit.clock import Clock
 from prodlens.kit.errors import ProblemError
+from prodlens.kit.json_limits import UNSTORABLE, sendable, storable, unstorable_text
 from prodlens.observability import metrics
 from prodlens.projects.models import Project
 from prodlens.realtime.service import Publisher, publish_batch_after_commit
@@ -79,7 +80,7 @@ def as_items(document: Any, *, key: str = "events") -> list[Any]:
     if isinstance(document, dict):
         inner = document.get(key)
         if isinstance(inner, list):
-            others = sorted(str(name) for name in document if name != key)
+            others = sorted(sendable(str(name)) for name in document if name != key)
             if others:  # a typo beside the batch must not pass unnoticed
                 raise InvalidBatch(f"Unknown fields beside {key!r}: {', '.join(others[:5])}.")
             return inner
@@ -114,12 +115,14 @@ async def ingest(
             else normalize(item, source=source, now=now, prices=prices)
         )
         if isinstance(normalized, Rejection):
+            # An adapter's rejection may quote the input: answered, it must encode.
+            event_id = normalized.event_id
             results.append(
                 ItemResult(
                     index=index,
-                    event_id=normalized.event_id,
+                    event_id=event_id if event_id is None or storable(event_id) else None,
                     status="rejected",
-                    reason=normalized.reason,
+                    reason=sendable(normalized.reason),
                 )
             )
         elif normalized["event_id"] in seen:
@@ -190,7 +193,9 @@ async def ingest_document(
         found = [
             sighting
             for item, result in zip(raw, response.results, strict=True)
-            if result.status != "rejected" and (sighting := identify(item)) is not None
+            if result.status != "rejected"
+            and (sighting := identify(item)) is not None
+            and unstorable_text((sighting.identity, sighting.email)) is None
         ]
         await record_sightings(session, project.id, found, clock.now())
     return response
@@ -214,12 +219,13 @@ async def ingest_otlp_traces(
     media_type: str,
     encoding: str,
     limit: int,
+    max_depth: int,
     clock: Clock,
     publisher: Publisher | None = None,
 ) -> OtlpResponse:
     """An OTLP/HTTP trace export request's body (`media_type` bare and lower case,
     `limit` the decompressed size allowed) → its export response."""
-    request = await _decode(otlp_wire.decode_request, body, media_type, encoding, limit)
+    request = await _decode(otlp_wire.decode_request, body, media_type, encoding, limit, max_depth)
     rejected = [
         (r.event_id, r.reason or "")
         for r in await _ingest_sliced(session, project, request.items, "otlp", clock, publisher)
@@ -256,15 +262,24 @@ Decoded = TypeVar("Decoded")
 
 
 async def _decode(
-    decode: Callable[[bytes, str, str, int], Decoded],
+    decode: Callable[[bytes, str, str, int, int], Decoded],
     body: bytes,
     media_type: str,
     encoding: str,
     limit: int,
+    max_depth: int,
 ) -> Decoded:
     if len(body) > _DECODE_INLINE_BYTES or encoding:
-        return await anyio.to_thread.run_sync(decode, body, media_type, encoding, limit)
-    return decode(body, media_type, encoding, limit)
+        return await anyio.to_thread.run_sync(decode, body, media_type, encoding, limit, max_depth)
+    return decode(body, media_type, encoding, limit, max_depth)
+
+
+def _unstorable(name: str, attributes: Any, resource: Any, scope: str = "") -> str | None:
+    """Why an OTLP point or record cannot be stored, if its text cannot."""
+    where = unstorable_text({"name": name, "attributes": attributes, "resource": resource})
+    if where is None and unstorable_text(scope) is not None:
+        where = "scope"
+    return None if where is None else f"{where} {UNSTORABLE}"
 
 
 def _media_type(protobuf: bool) -> str:
@@ -294,16 +309,22 @@ async def ingest_otlp_metrics(
     media_type: str,
     encoding: str,
     limit: int,
+    max_depth: int,
     clock: Clock,
 ) -> OtlpResponse:
     """An OTLP/HTTP metrics export request's body → its export response. Points of
     Claude Code's and the GenAI metrics become daily facts; other metrics are skipped."""
-    export = await _decode(otlp_wire.decode_metrics, body, media_type, encoding, limit)
+    export = await _decode(otlp_wire.decode_metrics, body, media_type, encoding, limit, max_depth)
     now = clock.now().astimezone(UTC)
     rejected: list[str] = []
     points: list[otlp_metrics.MetricPoint] = []
     for item in export.points:
-        reason = item.reason if isinstance(item, Rejection) else otlp_metrics.check(item, now)
+        reason = (
+            item.reason
+            if isinstance(item, Rejection)
+            else _unstorable(item.name, item.attributes, item.resource)
+            or otlp_metrics.check(item, now)
+        )
         if reason is not None:
             rejected.append(reason)
         elif not isinstance(item, Rejection):
@@ -322,16 +343,25 @@ async def ingest_otlp_logs(
     media_type: str,
     encoding: str,
     limit: int,
+    max_depth: int,
     clock: Clock,
     publisher: Publisher | None = None,
 ) -> OtlpResponse:
     """An OTLP/HTTP logs export request's body → its export response. Claude Code's
     model calls become events, its decisions, tool results and prompts (lengths only)
     facts; other records are skipped."""
-    export = await _decode(otlp_wire.decode_logs, body, media_type, encoding, limit)
+    export = await _decode(otlp_wire.decode_logs, body, media_type, encoding, limit, max_depth)
     now = clock.now().astimezone(UTC)
-    rejected = [item.reason for item in export.records if isinstance(item, Rejection)]
-    records = [item for item in export.records if not isinstance(item, Rejection)]
+    checked = [
+        item
+        if isinstance(item, Rejection)
+        else Rejection(reason)
+        if (reason := _unstorable(item.event_name, item.attributes, item.resource, item.scope))
+        else item
+        for item in export.records
+    ]
+    rejected = [item.reason for item in checked if isinstance(item, Rejection)]
+    records = [item for item in checked if not isinstance(item, Rejection)]
     mapped = otlp_logs.map_records(records, now)
     rejected += mapped.rejected
     turned_down = await _ingest_sliced(
