@@ -42,8 +42,8 @@ SATURATED = 0.9
 # Above this share of the server core taken by anything else, a run was disturbed.
 NOISY = 0.1
 
-# What `prodlens serve` passes to uvicorn.run (loop and http "auto" pick uvloop and
-# httptools, both installed), spelled out for the bare baseline.
+# The bare baseline: uvicorn at its fastest (uvloop, httptools), with the options
+# `prodlens serve` passes. (`serve` itself runs asyncio's loop: bench_connections.py.)
 BARE_UVICORN_OPTIONS = shlex.split(
     "--loop uvloop --http httptools --no-access-log --log-level warning "
     "--no-server-header --no-proxy-headers"

@@ -3650,6 +3650,24 @@ export interface operations {
                     "application/json": components["schemas"]["ApiInfo"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `rate_limit.exceeded` */
             429: {
                 headers: {
@@ -3668,7 +3686,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3697,6 +3715,15 @@ export interface operations {
                     "application/json": components["schemas"]["MaintenanceState"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -3708,6 +3735,15 @@ export interface operations {
             };
             /** @description Problem: `auth.admin_required` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3733,7 +3769,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3766,6 +3802,15 @@ export interface operations {
                     "application/json": components["schemas"]["MaintenanceState"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -3784,6 +3829,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -3793,7 +3847,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3820,7 +3874,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3839,7 +3893,7 @@ export interface operations {
                 since?: string | null;
                 until?: string | null;
                 sort?: string | null;
-                /** @description 1-based page number. */
+                /** @description 1-based page number (at most 10,000). */
                 page?: number;
                 /** @description Items per page (max 100). */
                 page_size?: number;
@@ -3859,6 +3913,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AuditEventPublic_"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -3877,7 +3940,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `pagination.invalid_sort`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3904,7 +3967,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3935,7 +3998,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Problem: `auth.current_password_required` */
+            /** @description Problem: `auth.current_password_required`, `request.invalid`, `request.malformed_json`, `request.too_deep` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3962,6 +4025,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -3971,7 +4043,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `auth.weak_password`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3998,7 +4070,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4032,7 +4104,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"] | components["schemas"]["CookieSessionResponse"];
                 };
             };
-            /** @description Problem: `request.malformed_json` */
+            /** @description Problem: `request.malformed_json`, `request.invalid`, `request.too_deep` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4059,6 +4131,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -4070,6 +4151,15 @@ export interface operations {
             };
             /** @description Problem: `http.unsupported_media_type` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4095,7 +4185,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4122,6 +4212,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -4133,6 +4232,15 @@ export interface operations {
             };
             /** @description Problem: `auth.csrf_failed` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4158,7 +4266,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4185,6 +4293,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -4196,6 +4313,15 @@ export interface operations {
             };
             /** @description Problem: `auth.csrf_failed` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4221,7 +4347,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4250,8 +4376,26 @@ export interface operations {
                     "application/json": components["schemas"]["UserPublic"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `auth.invalid_token` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4277,7 +4421,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4310,6 +4454,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -4328,6 +4481,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -4337,7 +4499,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4364,7 +4526,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4397,6 +4559,24 @@ export interface operations {
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -4406,7 +4586,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4433,7 +4613,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4466,8 +4646,17 @@ export interface operations {
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
-            /** @description Problem: `auth.token_invalid` */
+            /** @description Problem: `auth.token_invalid`, `request.invalid`, `request.malformed_json`, `request.too_deep` */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.request_timeout` */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4484,7 +4673,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `auth.weak_password`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4511,7 +4700,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4544,6 +4733,15 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"] | components["schemas"]["CookieSessionResponse"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.invalid_refresh_token`, `auth.refresh_token_reused` */
             401: {
                 headers: {
@@ -4562,6 +4760,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -4571,7 +4778,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4598,7 +4805,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4631,6 +4838,24 @@ export interface operations {
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.username_taken` */
             409: {
                 headers: {
@@ -4649,7 +4874,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `auth.weak_password`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4676,7 +4901,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4705,8 +4930,26 @@ export interface operations {
                     "application/json": components["schemas"]["SignInSessionPublic"][];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4732,7 +4975,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4761,6 +5004,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -4788,7 +5040,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4815,7 +5067,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4848,6 +5100,24 @@ export interface operations {
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -4857,7 +5127,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4884,7 +5154,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4915,7 +5185,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserPublic"];
                 };
             };
-            /** @description Problem: `auth.token_invalid` */
+            /** @description Problem: `auth.token_invalid`, `request.invalid` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4924,7 +5194,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4951,7 +5221,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4980,6 +5250,24 @@ export interface operations {
                     "application/json": components["schemas"]["PublicConfig"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `rate_limit.exceeded` */
             429: {
                 headers: {
@@ -4998,7 +5286,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5027,8 +5315,26 @@ export interface operations {
                     "application/json": components["schemas"]["DemoLogin"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `demo.no_login` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5054,7 +5360,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5088,7 +5394,7 @@ export interface operations {
                     "application/json": components["schemas"]["IngestResponse"];
                 };
             };
-            /** @description Problem: `request.malformed_json` */
+            /** @description Problem: `request.malformed_json`, `request.too_deep`, `request.invalid` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5106,6 +5412,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -5115,7 +5430,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5142,7 +5457,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5180,7 +5495,7 @@ export interface operations {
                     "application/json": components["schemas"]["IngestResponse"];
                 };
             };
-            /** @description Problem: `request.malformed_json` */
+            /** @description Problem: `request.malformed_json`, `request.too_deep`, `request.invalid` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5198,6 +5513,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -5207,7 +5531,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5234,7 +5558,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5280,7 +5604,7 @@ export interface operations {
                     "application/x-protobuf": string;
                 };
             };
-            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid`, `request.too_deep` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5291,6 +5615,15 @@ export interface operations {
             };
             /** @description Problem: `auth.not_authenticated` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.request_timeout` */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5316,7 +5649,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5343,7 +5676,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5389,7 +5722,7 @@ export interface operations {
                     "application/x-protobuf": string;
                 };
             };
-            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid`, `request.too_deep` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5400,6 +5733,15 @@ export interface operations {
             };
             /** @description Problem: `auth.not_authenticated` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.request_timeout` */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5425,7 +5767,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5452,7 +5794,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5498,7 +5840,7 @@ export interface operations {
                     "application/x-protobuf": string;
                 };
             };
-            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid`, `request.too_deep` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5509,6 +5851,15 @@ export interface operations {
             };
             /** @description Problem: `auth.not_authenticated` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.request_timeout` */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5534,7 +5885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5561,7 +5912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5599,7 +5950,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookResult"];
                 };
             };
-            /** @description Problem: `github.missing_header`, `request.malformed_json` */
+            /** @description Problem: `github.missing_header`, `request.malformed_json`, `request.invalid`, `request.too_deep` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5617,6 +5968,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -5626,7 +5986,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `github.invalid_payload`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5653,7 +6013,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5682,8 +6042,26 @@ export interface operations {
                     "application/json": components["schemas"]["PlanPublic"][];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5709,7 +6087,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5744,6 +6122,15 @@ export interface operations {
                     "application/json": components["schemas"]["PlanPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -5771,6 +6158,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -5780,7 +6176,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5807,7 +6203,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5826,7 +6222,7 @@ export interface operations {
                 role?: ("owner" | "maintainer" | "viewer") | null;
                 /** @description name, created_at, updated_at; `-` desc. */
                 sort?: string | null;
-                /** @description 1-based page number. */
+                /** @description 1-based page number (at most 10,000). */
                 page?: number;
                 /** @description Items per page (max 100). */
                 page_size?: number;
@@ -5846,6 +6242,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_ProjectPublic_"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -5855,7 +6260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `pagination.invalid_sort`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5882,7 +6287,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5915,8 +6320,26 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.request_timeout` */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5942,7 +6365,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5969,7 +6392,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5998,8 +6421,26 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectSummary"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `validation.failed` (with `errors`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6025,7 +6466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6056,6 +6497,15 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectPublic"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `api_keys.invalid` */
             401: {
                 headers: {
@@ -6083,7 +6533,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6110,7 +6560,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6139,6 +6589,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `api_keys.invalid` */
             401: {
                 headers: {
@@ -6166,7 +6625,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6193,7 +6652,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6228,6 +6687,15 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `api_keys.invalid` */
             401: {
                 headers: {
@@ -6255,6 +6723,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `projects.slug_taken` */
             409: {
                 headers: {
@@ -6273,7 +6750,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6300,7 +6777,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6331,6 +6808,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyPublic"][];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -6358,7 +6844,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6385,7 +6871,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6420,6 +6906,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyCreated"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -6447,6 +6942,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -6456,7 +6960,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6483,7 +6987,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6513,6 +7017,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -6540,7 +7053,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6567,7 +7080,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6611,6 +7124,15 @@ export interface operations {
                     "application/json": components["schemas"]["AssistantUsage"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -6638,7 +7160,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `analytics.invalid_window`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6665,7 +7187,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6696,6 +7218,15 @@ export interface operations {
                     "application/json": components["schemas"]["CalendarPublic"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -6723,7 +7254,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6750,7 +7281,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6785,6 +7316,15 @@ export interface operations {
                     "application/json": components["schemas"]["CalendarPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -6812,6 +7352,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -6821,7 +7370,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6848,7 +7397,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6868,7 +7417,7 @@ export interface operations {
                 since?: string | null;
                 /** @description Window end, exclusive. Default: now. */
                 until?: string | null;
-                /** @description 1-based page number. */
+                /** @description 1-based page number (at most 10,000). */
                 page?: number;
                 /** @description Items per page (max 100). */
                 page_size?: number;
@@ -6890,6 +7439,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_DeveloperSummary_"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -6917,7 +7475,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `pagination.invalid_sort`, `analytics.invalid_window`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6944,7 +7502,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6981,6 +7539,15 @@ export interface operations {
                     "application/json": components["schemas"]["DeveloperProfile"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -7008,7 +7575,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `analytics.invalid_window`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7035,7 +7602,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7067,6 +7634,15 @@ export interface operations {
                     "application/json": components["schemas"]["IdentityList"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -7094,7 +7670,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7121,7 +7697,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7148,6 +7724,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Already linked to this developer. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityPublic"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {
@@ -7155,6 +7740,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IdentityPublic"];
+                };
+            };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
@@ -7184,6 +7778,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `identities.taken` */
             409: {
                 headers: {
@@ -7202,7 +7805,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `identities.chained`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7229,7 +7832,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7260,6 +7863,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -7287,7 +7899,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7314,7 +7926,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7353,6 +7965,15 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -7380,7 +8001,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `analytics.invalid_window`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7407,7 +8028,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7448,6 +8069,15 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -7475,7 +8105,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `analytics.invalid_window`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7502,7 +8132,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7544,6 +8174,15 @@ export interface operations {
                     "application/json": components["schemas"]["CopilotImport"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -7571,6 +8210,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -7580,7 +8228,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `copilot.invalid_report`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7607,7 +8255,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7643,7 +8291,7 @@ export interface operations {
                     "application/json": components["schemas"]["IngestResponse"];
                 };
             };
-            /** @description Problem: `request.malformed_json` */
+            /** @description Problem: `request.malformed_json`, `request.too_deep`, `request.invalid` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7679,6 +8327,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -7688,7 +8345,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7715,7 +8372,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7755,7 +8412,7 @@ export interface operations {
                     "application/json": components["schemas"]["IngestResponse"];
                 };
             };
-            /** @description Problem: `request.malformed_json` */
+            /** @description Problem: `request.malformed_json`, `request.too_deep`, `request.invalid` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7791,6 +8448,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -7800,7 +8466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7827,7 +8493,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7875,7 +8541,7 @@ export interface operations {
                     "application/x-protobuf": string;
                 };
             };
-            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid`, `request.too_deep` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7911,6 +8577,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -7929,7 +8604,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7956,7 +8631,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8004,7 +8679,7 @@ export interface operations {
                     "application/x-protobuf": string;
                 };
             };
-            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid`, `request.too_deep` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8040,6 +8715,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -8058,7 +8742,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8085,7 +8769,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8133,7 +8817,7 @@ export interface operations {
                     "application/x-protobuf": string;
                 };
             };
-            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid` */
+            /** @description Problem: `ingest.invalid_otlp`, `request.malformed_json`, `request.invalid`, `request.too_deep` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8169,6 +8853,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -8187,7 +8880,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `ingest.invalid_batch`, `ingest.batch_too_large`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8214,7 +8907,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8251,6 +8944,15 @@ export interface operations {
                     "application/json": components["schemas"]["InsightsReport"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -8278,7 +8980,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `analytics.invalid_window`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8305,7 +9007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8345,6 +9047,15 @@ export interface operations {
                     "application/json": components["schemas"]["InterventionReport"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -8372,7 +9083,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `interventions.unknown_adopters`, `interventions.invalid_adopters`, `analytics.invalid_window`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8399,7 +9110,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8430,6 +9141,15 @@ export interface operations {
                     "application/json": components["schemas"]["CopilotIntegration"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -8457,7 +9177,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8484,7 +9204,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8519,6 +9239,15 @@ export interface operations {
                     "application/json": components["schemas"]["CopilotIntegration"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -8546,6 +9275,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -8555,7 +9293,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8582,7 +9320,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8611,6 +9349,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -8638,7 +9385,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8665,7 +9412,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8696,6 +9443,15 @@ export interface operations {
                     "application/json": components["schemas"]["GitHubIntegration"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -8723,7 +9479,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8750,7 +9506,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8785,6 +9541,15 @@ export interface operations {
                     "application/json": components["schemas"]["GitHubIntegrationCreated"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -8812,6 +9577,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -8821,7 +9595,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8848,7 +9622,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8877,6 +9651,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -8904,7 +9687,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8931,7 +9714,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8952,7 +9735,7 @@ export interface operations {
                 q?: string | null;
                 /** @description created_at, updated_at, title, status, done_at; `-` desc. */
                 sort?: string | null;
-                /** @description 1-based page number. */
+                /** @description 1-based page number (at most 10,000). */
                 page?: number;
                 /** @description Items per page (max 100). */
                 page_size?: number;
@@ -8974,6 +9757,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_ItemPublic_"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -9001,7 +9793,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `pagination.invalid_sort`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9028,7 +9820,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9063,6 +9855,15 @@ export interface operations {
                     "application/json": components["schemas"]["ItemPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -9090,6 +9891,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -9099,7 +9909,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `items.invalid_assignee`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9126,7 +9936,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9158,6 +9968,15 @@ export interface operations {
                     "application/json": components["schemas"]["ItemPublic"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -9185,7 +10004,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9212,7 +10031,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9242,6 +10061,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -9269,7 +10097,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9296,7 +10124,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9332,6 +10160,15 @@ export interface operations {
                     "application/json": components["schemas"]["ItemPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -9359,6 +10196,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -9368,7 +10214,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `items.invalid_assignee`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9395,7 +10241,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9426,6 +10272,15 @@ export interface operations {
                     "application/json": components["schemas"]["MemberPublic"][];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `api_keys.invalid` */
             401: {
                 headers: {
@@ -9453,7 +10308,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9480,7 +10335,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9515,6 +10370,15 @@ export interface operations {
                     "application/json": components["schemas"]["MemberPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `api_keys.invalid` */
             401: {
                 headers: {
@@ -9542,6 +10406,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `projects.already_member` */
             409: {
                 headers: {
@@ -9560,7 +10433,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9587,7 +10460,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9616,6 +10489,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Problem: `api_keys.invalid` */
             401: {
@@ -9653,7 +10535,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9680,7 +10562,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9716,6 +10598,15 @@ export interface operations {
                     "application/json": components["schemas"]["MemberPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `api_keys.invalid` */
             401: {
                 headers: {
@@ -9743,6 +10634,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `projects.last_owner` */
             409: {
                 headers: {
@@ -9761,7 +10661,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9788,7 +10688,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9828,6 +10728,15 @@ export interface operations {
                     "application/json": components["schemas"]["KpiReport"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -9855,7 +10764,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `analytics.invalid_window`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9882,7 +10791,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9922,6 +10831,15 @@ export interface operations {
                     "application/json": components["schemas"]["RawMetrics"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -9949,7 +10867,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `analytics.invalid_window`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9976,7 +10894,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10007,6 +10925,15 @@ export interface operations {
                     "application/json": components["schemas"]["TargetsPublic"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -10034,7 +10961,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10061,7 +10988,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10096,6 +11023,15 @@ export interface operations {
                     "application/json": components["schemas"]["TargetsPublic"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -10123,6 +11059,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `http.payload_too_large` */
             413: {
                 headers: {
@@ -10132,7 +11077,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `metrics.unknown_kpi`, `metrics.invalid_target`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10159,7 +11104,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10201,111 +11146,7 @@ export interface operations {
                     "application/json": components["schemas"]["TimeSeries"];
                 };
             };
-            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `projects.not_found` */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `rate_limit.exceeded` */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `internal.error` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `service.maintenance` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    list_llm_sessions: {
-        parameters: {
-            query?: {
-                developer?: string | null;
-                /** @description Sessions that used it. */
-                model?: string | null;
-                /** @description Sessions started at or after. */
-                since?: string | null;
-                /** @description Sessions started before. */
-                until?: string | null;
-                /** @description true: with an accepted suggestion; false: with none. */
-                accepted?: boolean | null;
-                /** @description error: sessions with any error. */
-                status?: ("ok" | "error") | null;
-                /** @description started_at (or time), cost, tokens, latency; `-` for descending. Default `-started_at`. */
-                sort?: string | null;
-                cursor?: string | null;
-                /** @description 1-based page number. */
-                page?: number;
-                /** @description Items per page (max 100). */
-                page_size?: number;
-            };
-            header?: never;
-            path: {
-                project_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["LlmSessionList"];
-                };
-            };
-            /** @description Problem: `sessions.invalid_cursor` */
+            /** @description Problem: `request.invalid` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10341,7 +11182,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `analytics.invalid_window`, `metrics.too_many_buckets`, `metrics.unsupported_filter`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10368,7 +11209,120 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_llm_sessions: {
+        parameters: {
+            query?: {
+                developer?: string | null;
+                /** @description Sessions that used it. */
+                model?: string | null;
+                /** @description Sessions started at or after. */
+                since?: string | null;
+                /** @description Sessions started before. */
+                until?: string | null;
+                /** @description true: with an accepted suggestion; false: with none. */
+                accepted?: boolean | null;
+                /** @description error: sessions with any error. */
+                status?: ("ok" | "error") | null;
+                /** @description started_at (or time), cost, tokens, latency; `-` for descending. Default `-started_at`. */
+                sort?: string | null;
+                cursor?: string | null;
+                /** @description 1-based page number (at most 10,000). */
+                page?: number;
+                /** @description Items per page (max 100). */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmSessionList"];
+                };
+            };
+            /** @description Problem: `sessions.invalid_cursor`, `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.role_required`, `api_keys.scope_missing` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `projects.not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `pagination.invalid_sort`, `analytics.invalid_window`, `validation.failed` (with `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10400,6 +11354,15 @@ export interface operations {
                     "application/json": components["schemas"]["LlmSessionDetail"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated`, `api_keys.invalid` */
             401: {
                 headers: {
@@ -10427,7 +11390,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10454,7 +11417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10483,72 +11446,13 @@ export interface operations {
                     "application/json": components["schemas"]["Usage"];
                 };
             };
-            /** @description Problem: `auth.not_authenticated` */
-            401: {
+            /** @description Problem: `request.invalid` */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `rate_limit.exceeded` */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `internal.error` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `service.maintenance` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    list_users: {
-        parameters: {
-            query?: {
-                /** @description In email, username, name. */
-                search?: string | null;
-                role?: ("user" | "admin") | null;
-                active?: boolean | null;
-                tier?: ("free" | "basic" | "premium" | "enterprise") | null;
-                /** @description created_at, email, username, last_login_at; `-` for descending. */
-                sort?: string | null;
-                /** @description 1-based page number. */
-                page?: number;
-                /** @description Items per page (max 100). */
-                page_size?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Page_UserAdminView_"];
                 };
             };
             /** @description Problem: `auth.not_authenticated` */
@@ -10560,16 +11464,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `auth.admin_required` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10596,7 +11491,102 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_users: {
+        parameters: {
+            query?: {
+                /** @description In email, username, name. */
+                search?: string | null;
+                role?: ("user" | "admin") | null;
+                active?: boolean | null;
+                tier?: ("free" | "basic" | "premium" | "enterprise") | null;
+                /** @description created_at, email, username, last_login_at; `-` for descending. */
+                sort?: string | null;
+                /** @description 1-based page number (at most 10,000). */
+                page?: number;
+                /** @description Items per page (max 100). */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_UserAdminView_"];
+                };
+            };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `auth.not_authenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `auth.admin_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `pagination.invalid_sort`, `validation.failed` (with `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `rate_limit.exceeded` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `internal.error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10629,6 +11619,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserAdminView"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -10640,6 +11639,15 @@ export interface operations {
             };
             /** @description Problem: `auth.admin_required` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: `http.request_timeout` */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10665,7 +11673,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `auth.weak_password`, `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10692,7 +11700,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10723,6 +11731,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserAdminView"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -10750,7 +11767,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10777,7 +11794,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10805,6 +11822,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Problem: `auth.not_authenticated` */
             401: {
@@ -10842,7 +11868,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10869,7 +11895,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10904,6 +11930,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserAdminView"];
                 };
             };
+            /** @description Problem: `request.invalid`, `request.malformed_json`, `request.too_deep` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -10931,6 +11966,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Problem: `http.request_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `users.last_admin`, `users.self_change` */
             409: {
                 headers: {
@@ -10949,7 +11993,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10976,7 +12020,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11007,6 +12051,15 @@ export interface operations {
                     "application/json": components["schemas"]["SignInSessionPublic"][];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -11034,7 +12087,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11061,7 +12114,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11090,6 +12143,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `auth.not_authenticated` */
             401: {
                 headers: {
@@ -11117,7 +12179,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `validation.failed` (with `errors`) or `request.malformed_json` */
+            /** @description Problem: `validation.failed` (with `errors`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11144,7 +12206,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: `service.maintenance` */
+            /** @description Problem: `service.maintenance`, `service.unavailable` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11171,6 +12233,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthStatus"];
+                };
+            };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Problem: `internal.error` */
@@ -11202,6 +12273,15 @@ export interface operations {
                     "application/json": components["schemas"]["DetailedHealth"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `internal.error` */
             500: {
                 headers: {
@@ -11231,6 +12311,15 @@ export interface operations {
                     "application/json": components["schemas"]["LiveStatus"];
                 };
             };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Problem: `internal.error` */
             500: {
                 headers: {
@@ -11258,6 +12347,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadyStatus"];
+                };
+            };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Problem: `internal.error` */
@@ -11296,6 +12394,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": unknown;
+                };
+            };
+            /** @description Problem: `request.invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Problem: `internal.error` */
