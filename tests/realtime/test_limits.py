@@ -40,6 +40,33 @@ async def test_bad_messages_get_errors_and_the_socket_lives_on(
     assert "Traceback" not in capfd.readouterr().err
 
 
+async def test_hostile_messages_are_refused_without_a_crash(
+    live: Live, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Nesting deep enough to exhaust the parser's stack, and text no database can
+    store (NUL reaches PostgreSQL's text as an error), are mistakes like any other."""
+    project = await analytics_project(live)
+    async with live.connect(project.owner.access_token) as ws:
+        await receive(ws, "welcome")
+        await ws.send('{"type": "ping", "x": ' + "[" * 5000 + "]" * 5000 + "}")
+        deep = await receive(ws, "error")
+        assert deep["code"] == "realtime.invalid_json"
+        assert "64 levels" in deep["detail"]
+        await send(ws, type="subscribe", project=project.project_id[:8] + "\x00", ref="n")
+        nul = await receive(ws, "error")
+        assert (nul["code"], nul["ref"]) == ("realtime.invalid_message", "n")
+        await send(ws, type="subscribe", project="\ud800", ref="s")
+        assert (await receive(ws, "error"))["code"] == "realtime.invalid_message"
+        await send(ws, type="ping", ref=1)
+        assert (await receive(ws, "pong"))["ref"] == 1
+    # Credentials in the first message, holding NUL: refused as unauthenticated.
+    async with live.connect() as ws:
+        await send(ws, type="auth", token="pl_\x00" + "a" * 40)
+        code, _ = await closed_with(ws)
+    assert code == CloseCode.UNAUTHENTICATED
+    assert "Traceback" not in capfd.readouterr().err
+
+
 async def test_oversized_message_closes_with_its_code(make_live: LiveFactory) -> None:
     async with make_live(realtime={"max_message_bytes": 1024}) as live:
         owner = await live.signup("ada")

@@ -15,6 +15,7 @@ import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from prodlens.http.client_ip import scope_client_ip
+from prodlens.kit.json_limits import storable
 from prodlens.realtime import credentials, protocol
 from prodlens.realtime.connection import Connection, Principal
 from prodlens.realtime.credentials import Refused
@@ -104,7 +105,7 @@ async def _authenticate(websocket: WebSocket, realtime: Realtime) -> Principal |
     if message.type != "auth":
         raise Refused(CloseCode.UNAUTHENTICATED, "The first message must be `auth`.")
     token = message.body.get("token")
-    if not isinstance(token, str) or not token or len(token) > 4096:
+    if not isinstance(token, str) or not token or len(token) > 4096 or not storable(token):
         raise Refused(CloseCode.UNAUTHENTICATED, "`auth` needs a `token`.")
     return await credentials.authenticate(token, realtime.auth)
 

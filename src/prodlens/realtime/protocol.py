@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from prodlens.kit import json_limits
+from prodlens.kit.errors import JsonTooDeep
+
 VERSION = 1
 
 
@@ -79,12 +82,20 @@ class ClientMessage:
                 f"`{name}` must be a non-empty string of at most {max_length} characters.",
                 self.ref,
             )
+        if not json_limits.storable(value):
+            raise BadMessage(
+                "realtime.invalid_message", f"`{name}` {json_limits.UNSTORABLE}.", self.ref
+            )
         return value
 
 
 def parse_client_message(text: str) -> ClientMessage:
     try:
-        body = json.loads(text)
+        # Client messages are flat; the HTTP default depth is generous for them, and
+        # what nests deeper is refused before `json.loads` could recurse out of stack.
+        body = json_limits.loads(text, max_depth=json_limits.DEFAULT_MAX_DEPTH)
+    except JsonTooDeep as deep:
+        raise BadMessage("realtime.invalid_json", deep.detail or deep.title) from None
     except ValueError:
         raise BadMessage("realtime.invalid_json", "Messages must be JSON objects.") from None
     if not isinstance(body, dict):
