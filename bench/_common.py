@@ -37,6 +37,7 @@ PROJECT_DIR = BENCH_DIR.parent
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
+SETUP_TIMEOUT_S = 120.0  # a migration or a provisioning step on a loaded machine
 # A server core busier than this during a run was saturated, as intended.
 SATURATED = 0.9
 # Above this share of the server core taken by anything else, a run was disturbed.
@@ -159,6 +160,32 @@ def free_port() -> int:
 def pinned(argv: list[str], core: int) -> list[str]:
     # taskset execs the command: the child's pid is the server's (or wrk's) pid.
     return ["taskset", "-c", str(core), *argv]
+
+
+@contextlib.contextmanager
+def on_core(core: int) -> Iterator[None]:
+    """Pin this thread (and the threads it starts) to `core` for the block."""
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+def migrate(env: dict[str, str], cwd: Path) -> None:
+    """`prodlens migrate` with `env` in `cwd` (serve only migrates SQLite by itself)."""
+    result = subprocess.run(
+        [venv_script("prodlens"), "migrate"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SETUP_TIMEOUT_S,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BenchError(f"prodlens migrate failed:\n{result.stdout}{result.stderr}")
 
 
 def bare_spec(workdir: Path, port: int) -> ServerSpec:

@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import re
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import numpy as np
-from _common import BenchError, cpu_seconds, prodlens_env, venv_script
+from _common import BenchError, cpu_seconds, prodlens_env
 from sqlalchemy.engine import make_url
 
 POSTGRES_URL = os.environ.get(
@@ -45,7 +44,6 @@ PROVIDERS = ("anthropic", "anthropic", "openai", "openai", "google", "openai")
 # The password policy refuses one that contains the username.
 USERNAME = "benchuser"
 PASSWORD = "violet-lantern-ocean-42"
-SETUP_TIMEOUT_S = 120.0
 RETRIES = 3  # attempts after a 5xx answer to an ingest batch
 
 # The columns of `events` a bulk load writes (all but the serial `id`), in this order.
@@ -314,21 +312,6 @@ def server_env(cwd: Path, database_url: str | None) -> dict[str, str]:
 
 def sqlite_path(env: dict[str, str]) -> Path:
     return Path(make_url(env["DATABASE_URL"]).database or "")
-
-
-def migrate(env: dict[str, str], cwd: Path) -> None:
-    """`prodlens migrate` (serve only migrates SQLite by itself)."""
-    result = subprocess.run(
-        [venv_script("prodlens"), "migrate"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SETUP_TIMEOUT_S,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BenchError(f"prodlens migrate failed:\n{result.stdout}{result.stderr}")
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,6 @@ from __future__ import annotations
 import contextlib
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -64,6 +63,7 @@ from _common import (
     free_port,
     machine_lines,
     median_of,
+    migrate,
     prodlens_env,
     prodlens_serve_argv,
     ratio_text,
@@ -159,19 +159,10 @@ def prodlens_spec(workdir: Path, name: str, port: int) -> ServerSpec:
     return ServerSpec(name, argv, env, cwd, None)
 
 
-def migrate(workdir: Path) -> None:
+def migrate_uvloop(workdir: Path) -> None:
     """The uvloop server's database, migrated as `prodlens serve` does before serving."""
     cwd = workdir / "uvloop"
-    result = subprocess.run(
-        [venv_script("prodlens"), "migrate"],
-        cwd=cwd,
-        env=prodlens_env(cwd, "WARNING"),
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise BenchError(f"prodlens migrate failed: {result.stderr[-2000:]}")
+    migrate(prodlens_env(cwd, "WARNING"), cwd)
 
 
 # --- one measurement -----------------------------------------------------------------------
@@ -281,7 +272,7 @@ def main() -> int:
         ports = {name: free_port() for name in (BASELINE, *TARGETS)}
         specs = [bare_spec(workdir, ports[BASELINE])]
         specs += [prodlens_spec(workdir, name, ports[name]) for name in TARGETS]
-        migrate(workdir)
+        migrate_uvloop(workdir)
         servers: dict[str, tuple[int, int]] = {}
         for spec in specs:
             servers[spec.name] = (

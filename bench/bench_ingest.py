@@ -76,6 +76,8 @@ from _common import (
     cpu_seconds,
     free_port,
     machine_lines,
+    migrate,
+    on_core,
     prodlens_serve_argv,
     running,
     source_fingerprint,
@@ -94,7 +96,6 @@ from _events import (
     ingest_all,
     json_batches,
     make_block,
-    migrate,
     postgres_available,
     provision,
     server_env,
@@ -223,17 +224,6 @@ class SqliteBaseline(Baseline):
 
     async def close(self) -> None:
         self.conn.close()
-
-
-@contextlib.contextmanager
-def on_core(core: int) -> Iterator[None]:
-    """Pin this thread to `core` for the block."""
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
 
 
 async def ingest_round(

@@ -42,14 +42,13 @@ from unittest.mock import patch
 import asyncpg
 import httpx
 import numpy as np
-from _common import BenchError, machine_lines
+from _common import BenchError, machine_lines, migrate
 from _events import (
     BackendCpu,
     create_database,
     database_url,
     drop_database,
     dsn,
-    migrate,
     postgres_available,
     provision_with,
     server_env,

@@ -44,17 +44,15 @@ Run
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +63,7 @@ from _common import (
     NOISY,
     SATURATED,
     SERVER_CORE,
+    SETUP_TIMEOUT_S,
     BenchError,
     Sample,
     ServerSpec,
@@ -76,6 +75,7 @@ from _common import (
     machine_lines,
     measure_wrk,
     median_of,
+    on_core,
     parse_requests,
     percentile,
     prodlens_env,
@@ -109,7 +109,6 @@ USERNAME = "bench"
 PASSWORD = "quartz-passphrase-913"
 LOGIN_BODY = json.dumps({"username": USERNAME, "password": PASSWORD})
 LOGIN_PATH = "/api/v1/auth/login"
-SETUP_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -197,17 +196,6 @@ def hasher() -> PasswordHasher:
     return PasswordHasher(
         time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM, type=Type.ID
     )
-
-
-@contextlib.contextmanager
-def on_core(core: int) -> Iterator[None]:
-    """Pin this thread (and the threads it starts) to `core` for the block."""
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
 
 
 def argon2_loop(operation: Callable[[], object], seconds: float, threads: int = 1) -> LoopSample:

@@ -41,11 +41,9 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,11 +57,12 @@ from _common import (
     cpu_seconds,
     free_port,
     machine_lines,
+    migrate,
+    on_core,
     prodlens_env,
     prodlens_serve_argv,
     ratio_text,
     running,
-    venv_script,
 )
 from argon2 import PasswordHasher, Type
 from scipy.stats import mannwhitneyu
@@ -75,7 +74,6 @@ SEED = 17
 PATH = "/api/v1/auth/register"
 PASSWORD = "violet-lantern-ocean-42"
 OWNER = "owner@example.com"
-SETUP_TIMEOUT_S = 120
 
 
 @dataclass
@@ -103,16 +101,6 @@ class Round:
         return statistics.median(self.taken.latencies_ms) / statistics.median(self.new.latencies_ms)
 
 
-@contextlib.contextmanager
-def on_core(core: int) -> Iterator[None]:
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
-
-
 def hash_ms() -> float:
     hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.ID)
     with on_core(SERVER_CORE):
@@ -133,17 +121,7 @@ def prepare(workdir: Path, port: int, source: str | None) -> ServerSpec:
     env["PRODLENS_RATE_LIMITS__ENABLED"] = "false"
     if source:
         env["PYTHONPATH"] = source
-    result = subprocess.run(
-        [venv_script("prodlens"), "migrate"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SETUP_TIMEOUT_S,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BenchError(f"migrate failed:\n{result.stdout}{result.stderr}")
+    migrate(env, cwd)
     return ServerSpec("register", prodlens_serve_argv(port), env, cwd, cwd / "server.log")
 
 

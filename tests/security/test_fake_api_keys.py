@@ -7,11 +7,12 @@ import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 
 from tests.conftest import HarnessFactory
-from tests.harness import Harness
+from tests.harness import Account, Harness
 
 GENERAL = 100
 # Per day: the limiter's sliding window would forgive a request or two were the test to
@@ -42,6 +43,19 @@ async def statuses(
     return [(await client.get(url, headers=h)).status_code for h in headers]
 
 
+async def project_with_key(h: Harness, owner: Account) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A project of `owner`'s and a read key of it (the creation answer, with `key`)."""
+    project = (
+        await h.client.post("/api/v1/projects", json={"name": "Keys"}, headers=owner.headers)
+    ).json()
+    created = await h.client.post(
+        f"/api/v1/projects/{project['id']}/api-keys",
+        json={"name": "ci", "scopes": ["read"]},
+        headers=owner.headers,
+    )
+    return project, created.json()
+
+
 async def test_s14_fake_api_keys_count_against_their_address(
     make_harness: HarnessFactory,
 ) -> None:
@@ -64,16 +78,7 @@ async def test_s14_a_real_key_is_limited_per_key_and_not_starved_by_fakes(
 ) -> None:
     async with make_harness(**LIMITS) as h:
         owner = await h.signup("ada")
-        project = (
-            await h.client.post("/api/v1/projects", json={"name": "Keys"}, headers=owner.headers)
-        ).json()
-        created = (
-            await h.client.post(
-                f"/api/v1/projects/{project['id']}/api-keys",
-                json={"name": "ci", "scopes": ["read"]},
-                headers=owner.headers,
-            )
-        ).json()
+        project, created = await project_with_key(h, owner)
         real = {"X-API-Key": created["key"]}
 
         # Someone elsewhere sprays fakes, some carrying the real key's (visible) prefix.
@@ -107,16 +112,7 @@ async def test_s14_a_refused_key_counts_against_its_address_again(
 ) -> None:
     async with make_harness(rate_limits={"general": "5/day"}) as h:
         owner = await h.signup("ada")
-        project = (
-            await h.client.post("/api/v1/projects", json={"name": "Keys"}, headers=owner.headers)
-        ).json()
-        created = (
-            await h.client.post(
-                f"/api/v1/projects/{project['id']}/api-keys",
-                json={"name": "ci", "scopes": ["read"]},
-                headers=owner.headers,
-            )
-        ).json()
+        project, created = await project_with_key(h, owner)
         url = KEY_ROUTE.format(project_id=project["id"])
         key = {"X-API-Key": created["key"]}
         async with client_from(h, "198.51.100.8") as machine:
