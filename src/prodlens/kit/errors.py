@@ -186,8 +186,13 @@ def problem_response(
     body = problem_body(
         error, instance=instance, correlation_id=correlation_id, detail=detail, errors=errors
     )
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        content = text.encode()
+    except UnicodeEncodeError:  # a detail quoting half a surrogate pair: escape it instead
+        content = json.dumps(body, separators=(",", ":")).encode()
     return Response(
-        content=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        content=content,
         status_code=error.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=dict(headers or {}),
