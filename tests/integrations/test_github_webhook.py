@@ -155,6 +155,29 @@ async def test_form_encoded_deliveries_are_accepted(harness: Harness) -> None:
     assert response.json()["commits_new"] == 1
 
 
+async def test_text_no_database_stores_is_mended_not_a_failed_delivery(
+    harness: Harness,
+) -> None:
+    """NUL and half a surrogate pair are valid JSON escapes; in a form's `payload` they
+    pass the input rules (percent-decoding yields valid text), so the webhook mends them."""
+    project = await github_project(harness, repos=[REPO])
+    payload = push_payload(REPO, [commit("f" * 40, "Odd \ud800 text\x00 here", T0)])
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    # Escapes, as json.dumps writes them.
+    assert b"%5Cud800" in body
+    assert b"%5Cu0000" in body
+    response = await deliver(
+        harness,
+        "push",
+        body,
+        secret=project.secret,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["commits_new"] == 1
+    assert await harness.sql("SELECT message FROM commits") == [("Odd \ufffd text here",)]
+
+
 async def test_a_payload_not_understood_leaves_no_trace_and_can_be_redelivered(
     harness: Harness,
 ) -> None:

@@ -15,12 +15,15 @@ from pydantic import (
     model_validator,
 )
 
+from prodlens.kit.json_limits import sendable
 from prodlens.kit.schemas import Strict
 
 
 def _printable(value: str) -> str:
-    # NUL is valid JSON but PostgreSQL text refuses it: drop it rather than fail the delivery.
-    return value.replace("\x00", "")
+    # NUL and half a surrogate pair are valid JSON escapes that no database stores: drop
+    # NUL and replace the half (U+FFFD) rather than fail the delivery. A JSON body gets
+    # here with NUL alone (kit.input_limits refuses the rest); a form's `payload` with both.
+    return sendable(value).replace("\x00", "")
 
 
 Text = Annotated[str, AfterValidator(_printable)]
