@@ -34,6 +34,8 @@ from prodlens.observability import metrics
 log = structlog.get_logger(__name__)
 
 PROBE_INTERVAL_SECONDS = 0.5
+# How long shutting down waits for a probe in flight (PostgreSQL's connect timeout is 3 s).
+PROBE_STOP_SECONDS = 5.0
 # Below this much free space on SQLite's volume, writes are expected to fail soon:
 # readiness says so before a request finds out.
 MIN_FREE_BYTES = 4 * 1024 * 1024
@@ -153,6 +155,8 @@ class Outage:
         self._since: float | None = None
         self.reason: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._probing = False
+        self._stopping = False
 
     @property
     def is_open(self) -> bool:
@@ -177,7 +181,7 @@ class Outage:
         return verdict
 
     def open(self, reason: str) -> None:
-        if self._since is not None:
+        if self._since is not None or self._stopping:
             return
         self._since = time.monotonic()
         self.reason = reason
@@ -210,12 +214,23 @@ class Outage:
         return True
 
     async def _probe_until_back(self) -> None:
-        while self.is_open:
+        while self.is_open and not self._stopping:
             await asyncio.sleep(PROBE_INTERVAL_SECONDS)
-            await self.probe_once()
+            self._probing = True
+            try:
+                await self.probe_once()
+            finally:
+                self._probing = False
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """End the probe. One in flight is let finish: the driver's call, cancelled, would
+        go on in its thread (aiosqlite) and answer a loop that is gone by then."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if not self._probing:
+            task.cancel()
+        await asyncio.wait({task}, timeout=PROBE_STOP_SECONDS)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
