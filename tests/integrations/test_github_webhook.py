@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
+
+import httpx
 
 from tests.harness import Harness
 from tests.integrations.helpers import (
@@ -140,17 +143,22 @@ async def test_ping_and_other_events_are_answered(harness: Harness) -> None:
     assert await harness.sql("SELECT count(*) FROM webhook_deliveries") == [(2,)]
 
 
+def form_body(payload: dict[str, Any]) -> bytes:
+    """A push delivery as GitHub sends it with the `application/x-www-form-urlencoded`
+    content type: the JSON in a `payload` field."""
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+async def deliver_form(harness: Harness, body: bytes, *, secret: str) -> httpx.Response:
+    return await deliver(
+        harness, "push", body, secret=secret, content_type="application/x-www-form-urlencoded"
+    )
+
+
 async def test_form_encoded_deliveries_are_accepted(harness: Harness) -> None:
     project = await github_project(harness, repos=[REPO])
     payload = push_payload(REPO, [commit("e" * 40, "Form encoded", T0)])
-    body = urlencode({"payload": json.dumps(payload)}).encode()
-    response = await deliver(
-        harness,
-        "push",
-        body,
-        secret=project.secret,
-        content_type="application/x-www-form-urlencoded",
-    )
+    response = await deliver_form(harness, form_body(payload), secret=project.secret)
     assert response.status_code == 200, response.text
     assert response.json()["commits_new"] == 1
 
@@ -162,17 +170,11 @@ async def test_text_no_database_stores_is_mended_not_a_failed_delivery(
     pass the input rules (percent-decoding yields valid text), so the webhook mends them."""
     project = await github_project(harness, repos=[REPO])
     payload = push_payload(REPO, [commit("f" * 40, "Odd \ud800 text\x00 here", T0)])
-    body = urlencode({"payload": json.dumps(payload)}).encode()
+    body = form_body(payload)
     # Escapes, as json.dumps writes them.
     assert b"%5Cud800" in body
     assert b"%5Cu0000" in body
-    response = await deliver(
-        harness,
-        "push",
-        body,
-        secret=project.secret,
-        content_type="application/x-www-form-urlencoded",
-    )
+    response = await deliver_form(harness, body, secret=project.secret)
     assert response.status_code == 200, response.text
     assert response.json()["commits_new"] == 1
     assert await harness.sql("SELECT message FROM commits") == [("Odd \ufffd text here",)]
